@@ -1,0 +1,70 @@
+"""Commands and events to and from JSON, validated against their own definitions."""
+
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from facilitation.messages import Command, Event
+
+
+class UnknownMessage(ValueError):
+    """A message whose `type` names no command or event."""
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
+    """Building an adapter compiles a validator: do it once per message class."""
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
+
+
+def encode(message: Command | Event) -> dict[str, Any]:
+    """The JSON form: `{"type": <wire name>, ...fields}`."""
+    fields: dict[str, Any] = _adapter(type(message)).dump_python(message, mode="json")
+    return {"type": message.name, **fields}
+
+
+def _decode(registry: dict[str, type[Any]], data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise UnknownMessage("a message is a JSON object")
+    fields = dict(data)
+    name = fields.pop("type", None)
+    cls = registry.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise UnknownMessage(f"unknown type {name!r}")
+    return _adapter(cls).validate_python(fields)
+
+
+def decode_command(data: Any) -> Command:
+    """Raises `UnknownMessage` or pydantic's `ValidationError` on a malformed command."""
+    command: Command = _decode(Command.registry, data)
+    return command
+
+
+def decode_event(data: Any) -> Event:
+    event: Event = _decode(Event.registry, data)
+    return event
+
+
+def json_schema(cls: type[Command] | type[Event]) -> dict[str, Any]:
+    """The JSON Schema of one message, `type` included, unknown fields refused."""
+    schema: dict[str, Any] = _adapter(cls).json_schema()
+    schema["properties"] = {"type": {"const": cls.name}, **schema.get("properties", {})}
+    schema["required"] = ["type", *schema.get("required", [])]
+    schema["additionalProperties"] = False
+    schema["title"] = cls.name
+    return schema
+
+
+__all__ = [
+    "UnknownMessage",
+    "ValidationError",
+    "decode_command",
+    "decode_event",
+    "encode",
+    "json_schema",
+]

@@ -1,0 +1,369 @@
+"""Every request an actor can make of an assembly, as imperatives with who may issue them."""
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from facilitation.messages import Command, RoomCommand
+from facilitation.roles import CONTRIBUTORS, MODERATORS, Role
+
+SYSTEM_ONLY = frozenset({Role.SYSTEM})
+LEAD_ONLY = frozenset({Role.LEAD})
+JUROR_ONLY = frozenset({Role.JUROR})
+ORGANISERS = frozenset({Role.SYSTEM, Role.LEAD})
+
+QueuePolicy = Literal["first_come", "equity"]
+Stance = Literal["for", "against"]
+PollKind = Literal["single", "multiple", "scale"]
+
+
+# --- The assembly ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateAssembly(Command):
+    roles: ClassVar[frozenset[Role]] = SYSTEM_ONLY
+    title: str
+    public: bool = True
+    pseudonymous: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddParticipant(Command):
+    roles: ClassVar[frozenset[Role]] = ORGANISERS
+    participant: str
+    display_name: str
+    role: Role
+    attributes: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenRound(Command):
+    """Propose a breakout round: give either a number of rooms or a room size."""
+
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    room_count: int | None = None
+    room_size: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdjustAllocation(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    participant: str
+    to_room: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartRound(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveParticipant(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    participant: str
+    to_room: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetRoundTimer(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    duration_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpireRoundTimer(Command):
+    roles: ClassVar[frozenset[Role]] = SYSTEM_ONLY
+    round_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Broadcast(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseRound(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+
+
+# --- Speaking turns -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RaiseHand(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class LowerHand(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReply(RoomCommand):
+    """Ask for a short direct reply to the current speaker, ahead of the queue."""
+
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawReply(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantFloor(RoomCommand):
+    """Give the floor to a juror, or to the next in line when no one is named."""
+
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    participant: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NextSpeaker(RoomCommand):
+    """End the current turn, if any, and give the floor to the next in line."""
+
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+
+
+@dataclass(frozen=True, kw_only=True)
+class YieldFloor(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpireTurn(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = SYSTEM_ONLY
+    turn_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtendTurn(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    by_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeFloor(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetRoomRules(RoomCommand):
+    """Change any of the room's turn rules; fields left out keep their value."""
+
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    turn_limit_ms: int | None = None
+    warning_ms: int | None = None
+    reply_limit_ms: int | None = None
+    replies_per_turn: int | None = None
+    policy: QueuePolicy | None = None
+    auto: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReorderQueue(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveToTop(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    participant: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveFromQueue(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    participant: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Speak(RoomCommand):
+    """What the floor holder says, recorded in the room's transcript."""
+
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interject(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    text: str
+
+
+# --- Moderation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MuteParticipant(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    participant: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnmuteParticipant(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    participant: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveParticipant(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    participant: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockRoom(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnlockRoom(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+
+
+@dataclass(frozen=True, kw_only=True)
+class PauseRoom(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumeRoom(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+
+
+# --- Agenda ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddAgendaItem(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    title: str
+    duration_ms: int
+    question_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdvanceAgenda(RoomCommand):
+    """End the running item, if any, and start the next one."""
+
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtendAgendaItem(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    by_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpireAgendaItem(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = SYSTEM_ONLY
+    item_id: str
+
+
+# --- Argument threads -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoseQuestion(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostPosition(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = CONTRIBUTORS
+    question_id: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostArgument(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = CONTRIBUTORS
+    position_id: str
+    stance: Stance
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostReply(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = CONTRIBUTORS
+    parent_id: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endorse(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+    node_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawEndorsement(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+    node_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HidePost(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    node_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnhidePost(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    node_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeNodes(RoomCommand):
+    """Mark `duplicate_id` as a duplicate of `into_id`; both stay on the record, linked."""
+
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    duplicate_id: str
+    into_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkTurn(RoomCommand):
+    """Link the current speaking turn to the node it addresses."""
+
+    roles: ClassVar[frozenset[Role]] = CONTRIBUTORS
+    node_id: str
+
+
+# --- Polls ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenPoll(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    question: str
+    kind: PollKind
+    options: tuple[str, ...] = ()
+    secret: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Vote(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+    poll_id: str
+    choices: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClosePoll(RoomCommand):
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    poll_id: str

@@ -1,0 +1,59 @@
+"""The core's two verbs: `decide` turns a command into events, `evolve` applies an event."""
+
+from collections.abc import Iterable
+
+# Importing the rule modules registers their rules and effects.
+from facilitation import agenda, arguments, assembly, moderation, polls, turns  # noqa: F401
+from facilitation.commands import CreateAssembly
+from facilitation.errors import ErrorCode, Refusal
+from facilitation.messages import Command, Event, RoomCommand
+from facilitation.registry import EFFECTS, RULES, Decision, check_presence, open_room, role_of
+from facilitation.state import Assembly
+
+
+def decide(state: Assembly, command: Command, actor: str, now_ms: int) -> list[Event]:
+    """The events that follow from `command` by `actor` at `now_ms`, or a `Refusal`.
+
+    Reads `state` and never changes it; an empty list means there was nothing to do (a stale
+    expiry, say), which is not a refusal.
+    """
+    rule = RULES[type(command)]
+    role = role_of(state, actor)
+    if role not in command.roles:
+        raise Refusal(ErrorCode.FORBIDDEN, f"a {role} cannot {command.name}")
+    if not state.created and not isinstance(command, CreateAssembly):
+        raise Refusal(ErrorCode.NO_ASSEMBLY)
+    decision = Decision(state, actor, now_ms)
+    if isinstance(command, RoomCommand):
+        room = open_room(state, command.room)
+        check_presence(room, actor, role)
+        rule.handler(decision, room, command)
+    else:
+        rule.handler(decision, command)
+    return decision.events
+
+
+def evolve(state: Assembly, event: Event) -> Assembly:
+    """Apply one event to `state`, in place, and return it. Events must come in seq order."""
+    expected = state.seqs.get(event.room, 0) + 1
+    if event.seq != expected:
+        raise ValueError(f"{event.room}: expected seq {expected}, got {event.seq}")
+    EFFECTS[type(event)](state, event)
+    state.seqs[event.room] = event.seq
+    return state
+
+
+def replay(events: Iterable[Event], state: Assembly | None = None) -> Assembly:
+    """Rebuild an assembly from its log (or catch `state` up with later events)."""
+    current = Assembly() if state is None else state
+    for event in events:
+        evolve(current, event)
+    return current
+
+
+def execute(state: Assembly, command: Command, actor: str, now_ms: int) -> list[Event]:
+    """Decide and apply at once: for tests, benchmarks and tools that own their state."""
+    events = decide(state, command, actor, now_ms)
+    for event in events:
+        evolve(state, event)
+    return events

@@ -1,0 +1,347 @@
+"""Every fact the core records, in the past tense; replaying them rebuilds an assembly exactly.
+
+Each event carries its stream (`room`: a room id, or "assembly"), its `seq` in that stream, the
+actor who caused it and the time. Who wrote a post, voted or endorsed is the event's actor.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from facilitation.commands import PollKind, QueuePolicy, Stance
+from facilitation.messages import Event
+from facilitation.roles import Role
+
+TurnKind = Literal["turn", "reply"]
+TurnEndReason = Literal[
+    "yielded",
+    "expired",
+    "revoked",
+    "next",
+    "muted",
+    "removed",
+    "moved",
+    "round_started",
+    "round_closed",
+]
+# Why someone leaves the floor and the lanes of a room without asking to.
+LeaveReason = Literal["removed", "muted", "moved", "round_started"]
+HandLoweredReason = Literal["lowered", LeaveReason]
+StatementKind = Literal["statement", "interjection"]
+AgendaEndReason = Literal["advanced", "deadline"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposedRoom:
+    """One breakout room of a round: who sits in it and who runs it."""
+
+    room_id: str
+    name: str
+    jurors: tuple[str, ...]
+    facilitators: tuple[str, ...]
+
+
+# --- The assembly ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssemblyCreated(Event):
+    title: str
+    public: bool
+    pseudonymous: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParticipantAdded(Event):
+    participant: str
+    display_name: str
+    role: Role
+    attributes: dict[str, str]
+    # The pseudonym observers see when the assembly is pseudonymous ("Juror 7").
+    pseudonym: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundProposed(Event):
+    round_id: str
+    rooms: tuple[ProposedRoom, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllocationAdjusted(Event):
+    round_id: str
+    participant: str
+    to_room: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundStarted(Event):
+    round_id: str
+    rooms: tuple[ProposedRoom, ...]
+    deadline_ms: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParticipantMoved(Event):
+    participant: str
+    from_room: str | None
+    to_room: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundTimerSet(Event):
+    round_id: str
+    deadline_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundTimerEnded(Event):
+    round_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnnouncementBroadcast(Event):
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundClosed(Event):
+    round_id: str
+
+
+# --- Speaking turns -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandRaised(Event):
+    participant: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandLowered(Event):
+    participant: str
+    reason: HandLoweredReason
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyRequested(Event):
+    participant: str
+    turn_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyWithdrawn(Event):
+    participant: str
+    reason: HandLoweredReason
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloorGranted(Event):
+    """The floor goes to `speaker`; they leave the lane (queue or reply lane) they came from."""
+
+    turn_id: str
+    speaker: str
+    kind: TurnKind
+    deadline_ms: int
+    warning_at_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnEnded(Event):
+    turn_id: str
+    speaker: str
+    reason: TurnEndReason
+    # Time actually spoken: from the grant to the end, less any pause, capped at the deadline.
+    duration_ms: int
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnExtended(Event):
+    turn_id: str
+    deadline_ms: int
+    warning_at_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomRulesChanged(Event):
+    turn_limit_ms: int
+    warning_ms: int
+    reply_limit_ms: int
+    replies_per_turn: int
+    policy: QueuePolicy
+    auto: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueReordered(Event):
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementMade(Event):
+    statement_id: str
+    turn_id: str | None
+    kind: StatementKind
+    text: str
+
+
+# --- Moderation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParticipantMuted(Event):
+    participant: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParticipantUnmuted(Event):
+    participant: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParticipantRemoved(Event):
+    participant: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomLocked(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomUnlocked(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomPaused(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomResumed(Event):
+    """Every running deadline of the room moves later by `paused_ms`."""
+
+    paused_ms: int
+
+
+# --- Agenda ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgendaItemAdded(Event):
+    item_id: str
+    title: str
+    duration_ms: int
+    question_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgendaItemStarted(Event):
+    item_id: str
+    deadline_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgendaItemExtended(Event):
+    item_id: str
+    deadline_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgendaItemEnded(Event):
+    item_id: str
+    reason: AgendaEndReason
+
+
+# --- Argument threads -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuestionPosed(Event):
+    node_id: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionPosted(Event):
+    node_id: str
+    question_id: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArgumentPosted(Event):
+    node_id: str
+    position_id: str
+    stance: Stance
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyPosted(Event):
+    node_id: str
+    parent_id: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndorsementAdded(Event):
+    node_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndorsementWithdrawn(Event):
+    node_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostHidden(Event):
+    node_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostUnhidden(Event):
+    node_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodesMerged(Event):
+    duplicate_id: str
+    into_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnLinked(Event):
+    turn_id: str
+    node_id: str
+
+
+# --- Polls ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollOpened(Event):
+    poll_id: str
+    question: str
+    kind: PollKind
+    options: tuple[str, ...]
+    secret: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoteCast(Event):
+    poll_id: str
+    choices: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollClosed(Event):
+    poll_id: str
+    # Votes per option, in the order of the options.
+    totals: tuple[int, ...]
+    voters: int

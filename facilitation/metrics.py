@@ -1,0 +1,72 @@
+"""Fairness figures of a room, derived from its events alone (through `replay`).
+
+Who spoke, how long, how often, how long they waited; how unequal speaking time is (the Gini
+coefficient) and who has not spoken yet.
+"""
+
+from dataclasses import dataclass
+
+from facilitation.roles import Role
+from facilitation.state import Assembly, Room
+from facilitation.turns import spoken_duration_ms
+
+
+@dataclass(frozen=True)
+class SpeakerFigures:
+    participant: str
+    spoken_ms: int
+    turns: int
+    # The longest a hand waited before its turn; a hand still up counts as waiting until now.
+    longest_wait_ms: int
+
+
+@dataclass(frozen=True)
+class RoomFairness:
+    room: str
+    speakers: tuple[SpeakerFigures, ...]
+    # 0 when every juror spoke equally long, towards 1 when one juror did all the talking.
+    gini: float
+    share_spoken: float
+    not_spoken: tuple[str, ...]
+
+
+def gini(values: list[int]) -> float:
+    """The Gini coefficient of non-negative values (0.0 for none, or all zero)."""
+    total = sum(values)
+    if not values or total == 0:
+        return 0.0
+    ordered = sorted(values)
+    count = len(ordered)
+    weighted = sum((index + 1) * value for index, value in enumerate(ordered))
+    return (2 * weighted) / (count * total) - (count + 1) / count
+
+
+def room_fairness(state: Assembly, room_id: str, now_ms: int) -> RoomFairness:
+    """Figures over the room's jurors: everyone seated now, and anyone who spoke here before."""
+    room: Room = state.rooms[room_id]
+    spoke_here = {p for p in room.stats if state.participants[p].role is Role.JUROR}
+    jurors = sorted(room.jurors | spoke_here)
+    waiting_since = {entry.participant: entry.raised_at_ms for entry in room.queue}
+    speakers = []
+    for juror in jurors:
+        stats = room.stats.get(juror)
+        spoken = stats.spoken_ms if stats else 0
+        if room.floor is not None and room.floor.speaker == juror:
+            spoken += spoken_duration_ms(room, room.floor, now_ms)
+        waiting = now_ms - waiting_since[juror] if juror in waiting_since else 0
+        speakers.append(
+            SpeakerFigures(
+                participant=juror,
+                spoken_ms=spoken,
+                turns=stats.turns if stats else 0,
+                longest_wait_ms=max(stats.longest_wait_ms if stats else 0, waiting),
+            )
+        )
+    not_spoken = tuple(s.participant for s in speakers if s.turns == 0)
+    return RoomFairness(
+        room=room_id,
+        speakers=tuple(speakers),
+        gini=gini([s.spoken_ms for s in speakers]),
+        share_spoken=(len(speakers) - len(not_spoken)) / len(speakers) if speakers else 0.0,
+        not_spoken=not_spoken,
+    )

@@ -1,0 +1,175 @@
+"""The state of an assembly as events leave it: only `evolve` writes to these objects."""
+
+from dataclasses import dataclass, field
+
+from facilitation.commands import PollKind, QueuePolicy, Stance
+from facilitation.events import ProposedRoom, StatementKind, TurnKind
+from facilitation.limits import (
+    DEFAULT_REPLIES_PER_TURN,
+    DEFAULT_REPLY_LIMIT_MS,
+    DEFAULT_TURN_LIMIT_MS,
+    DEFAULT_WARNING_MS,
+)
+from facilitation.roles import PLENARY_ROOM, Role
+
+
+@dataclass
+class Participant:
+    id: str
+    display_name: str
+    role: Role
+    attributes: dict[str, str]
+    pseudonym: str
+    # Where a juror sits, or the room a facilitator is based in; None when removed or not seated.
+    room: str | None
+    # Across every room of the assembly: the equity policy orders the queue by it.
+    spoken_ms: int = 0
+
+
+@dataclass
+class QueueEntry:
+    participant: str
+    raised_at_ms: int
+
+
+@dataclass
+class Turn:
+    id: str
+    speaker: str
+    kind: TurnKind
+    started_at_ms: int
+    deadline_ms: int
+    warning_at_ms: int
+    # Time the room spent paused during this turn: it does not count as speaking time.
+    paused_ms: int = 0
+    replies_requested: int = 0
+    nodes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SpeakerStats:
+    spoken_ms: int = 0
+    turns: int = 0
+    longest_wait_ms: int = 0
+
+
+@dataclass
+class Statement:
+    id: str
+    turn_id: str | None
+    speaker: str
+    kind: StatementKind
+    text: str
+    at_ms: int
+
+
+@dataclass
+class Rules:
+    turn_limit_ms: int = DEFAULT_TURN_LIMIT_MS
+    warning_ms: int = DEFAULT_WARNING_MS
+    reply_limit_ms: int = DEFAULT_REPLY_LIMIT_MS
+    replies_per_turn: int = DEFAULT_REPLIES_PER_TURN
+    policy: QueuePolicy = "first_come"
+    auto: bool = False
+
+
+@dataclass
+class Node:
+    """A question, position, argument or reply in the room's argument map."""
+
+    id: str
+    kind: str
+    parent: str | None
+    stance: Stance | None
+    author: str
+    text: str
+    posted_at_ms: int
+    hidden: bool = False
+    # Every hide and unhide, with its reason, in order: the moderation record of this post.
+    moderation: list[tuple[str, str, str]] = field(default_factory=list)
+    endorsers: set[str] = field(default_factory=set)
+    merged_into: str | None = None
+    turns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Poll:
+    id: str
+    question: str
+    kind: PollKind
+    options: tuple[str, ...]
+    secret: bool
+    open: bool = True
+    votes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class AgendaItem:
+    id: str
+    title: str
+    duration_ms: int
+    question_id: str | None
+    status: str = "pending"  # pending -> running -> done
+    deadline_ms: int | None = None
+
+
+@dataclass
+class Room:
+    id: str
+    name: str
+    round_id: str | None = None
+    closed: bool = False
+    facilitators: set[str] = field(default_factory=set)
+    jurors: set[str] = field(default_factory=set)
+    rules: Rules = field(default_factory=Rules)
+    locked: bool = False
+    paused_at_ms: int | None = None
+    muted: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    queue: list[QueueEntry] = field(default_factory=list)
+    replies: list[QueueEntry] = field(default_factory=list)
+    floor: Turn | None = None
+    turns: dict[str, Turn] = field(default_factory=dict)
+    statements: list[Statement] = field(default_factory=list)
+    stats: dict[str, SpeakerStats] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    polls: dict[str, Poll] = field(default_factory=dict)
+    agenda: list[AgendaItem] = field(default_factory=list)
+
+    def queued(self, participant: str) -> bool:
+        return any(entry.participant == participant for entry in self.queue)
+
+    def replying(self, participant: str) -> bool:
+        return any(entry.participant == participant for entry in self.replies)
+
+    def current_item(self) -> AgendaItem | None:
+        return next((item for item in self.agenda if item.status == "running"), None)
+
+
+@dataclass
+class Round:
+    id: str
+    rooms: list[ProposedRoom]
+    started: bool = False
+    closed: bool = False
+    deadline_ms: int | None = None
+
+
+@dataclass
+class Assembly:
+    title: str = ""
+    created: bool = False
+    public: bool = True
+    pseudonymous: bool = False
+    participants: dict[str, Participant] = field(default_factory=dict)
+    rooms: dict[str, Room] = field(default_factory=lambda: {PLENARY_ROOM: Room(PLENARY_ROOM, "")})
+    rounds: list[Round] = field(default_factory=list)
+    announcements: list[tuple[int, str]] = field(default_factory=list)
+    # The last seq applied in each stream.
+    seqs: dict[str, int] = field(default_factory=dict)
+
+    def current_round(self) -> Round | None:
+        """The round proposed or running, if any; a closed round is history."""
+        if self.rounds and not self.rounds[-1].closed:
+            return self.rounds[-1]
+        return None
