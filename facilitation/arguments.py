@@ -71,7 +71,11 @@ def _parent(room: Room, node_id: str, kinds: tuple[str, ...]) -> Node:
     return node
 
 
-@decides_in_room(PoseQuestion, yields=(QuestionPosed,), refusals=POST_REFUSALS)
+@decides_in_room(
+    PoseQuestion,
+    yields=(QuestionPosed,),
+    refusals=(ErrorCode.TEXT_EMPTY, ErrorCode.TEXT_TOO_LONG),
+)
 def pose_question(d: Decision, room: Room, command: PoseQuestion) -> None:
     text = _check_can_post(d, room, command.text)
     envelope = d.at(room.id)
@@ -254,6 +258,8 @@ def merge(d: Decision, room: Room, command: MergeNodes) -> None:
         raise Refusal(ErrorCode.INVALID_MERGE, "a post cannot duplicate itself")
     if duplicate.kind != into.kind:
         raise Refusal(ErrorCode.INVALID_MERGE, "only posts of the same kind can be merged")
+    if duplicate.parent != into.parent:
+        raise Refusal(ErrorCode.INVALID_MERGE, "duplicates answer the same post")
     if duplicate.merged_into is not None or into.merged_into is not None:
         raise Refusal(ErrorCode.INVALID_MERGE, "merge into the original, not into a duplicate")
     d.emit(NodesMerged(**d.at(room.id), duplicate_id=duplicate.id, into_id=into.id))

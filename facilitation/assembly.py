@@ -267,16 +267,23 @@ def start_round(d: Decision, command: StartRound) -> None:
     if command.duration_ms is not None:
         check_duration(command.duration_ms)
     plenary = d.state.rooms[PLENARY_ROOM]
-    for room in proposal.rooms:
+    # Only jurors still in the plenary go: one removed or moved since the proposal stays put.
+    rooms = tuple(
+        ProposedRoom(
+            room_id=room.room_id,
+            name=room.name,
+            jurors=tuple(juror for juror in room.jurors if juror in plenary.jurors),
+            facilitators=room.facilitators,
+        )
+        for room in proposal.rooms
+    )
+    for room in rooms:
         for juror in room.jurors:
             leave_lanes(d, plenary, juror, "round_started")
     deadline = None if command.duration_ms is None else d.now + command.duration_ms
     d.emit(
         RoundStarted(
-            **d.at(ASSEMBLY_STREAM),
-            round_id=proposal.id,
-            rooms=tuple(proposal.rooms),
-            deadline_ms=deadline,
+            **d.at(ASSEMBLY_STREAM), round_id=proposal.id, rooms=rooms, deadline_ms=deadline
         )
     )
 

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from facilitation.messages import Command, Event
+from facilitation.state import Assembly
 
 
 class UnknownMessage(ValueError):
@@ -50,6 +51,17 @@ def decode_event(data: Any) -> Event:
     return event
 
 
+def encode_state(state: Assembly) -> dict[str, Any]:
+    """A snapshot of a whole assembly, so a restart need not replay the log from the start."""
+    snapshot: dict[str, Any] = _adapter(Assembly).dump_python(state, mode="json")
+    return snapshot
+
+
+def decode_state(data: Any) -> Assembly:
+    state: Assembly = _adapter(Assembly).validate_python(data)
+    return state
+
+
 def json_schema(cls: type[Command] | type[Event]) -> dict[str, Any]:
     """The JSON Schema of one message, `type` included, unknown fields refused."""
     schema: dict[str, Any] = _adapter(cls).json_schema()
@@ -65,6 +77,8 @@ __all__ = [
     "ValidationError",
     "decode_command",
     "decode_event",
+    "decode_state",
     "encode",
+    "encode_state",
     "json_schema",
 ]

@@ -188,6 +188,8 @@ def lower_hand(d: Decision, room: Room, command: LowerHand) -> None:
     refusals=(ErrorCode.UNKNOWN_PARTICIPANT, ErrorCode.NOT_IN_QUEUE),
 )
 def remove_from_queue(d: Decision, room: Room, command: RemoveFromQueue) -> None:
+    if command.participant not in d.state.participants:
+        raise Refusal(ErrorCode.UNKNOWN_PARTICIPANT, command.participant)
     if not room.queued(command.participant):
         raise Refusal(ErrorCode.NOT_IN_QUEUE, command.participant)
     d.emit(HandLowered(**d.at(room.id), participant=command.participant, reason="removed"))

@@ -1,7 +1,9 @@
 """A small world for testing the core: an assembly, a fake clock and readable helpers."""
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pytest
 
@@ -11,6 +13,15 @@ from facilitation.commands import AddParticipant, CreateAssembly
 from facilitation.engine import decide
 from facilitation.errors import ErrorCode, Refusal
 from facilitation.state import Room
+
+E = TypeVar("E", bound=Event)
+
+
+def only(events: Sequence[Event], kind: type[E]) -> E:
+    """The one event of `kind` among `events`."""
+    found = [event for event in events if isinstance(event, kind)]
+    assert len(found) == 1, f"expected one {kind.name}, got {len(found)}"
+    return found[0]
 
 
 @dataclass
