@@ -1,0 +1,413 @@
+"""A test of every command against every role.
+
+Each command is tried in a state where it could succeed, by a participant of each role, by the
+system actor and by an anonymous visitor (who counts as an observer). A role the command names
+must never meet `forbidden`; any other role must meet exactly `forbidden` and change nothing.
+"""
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+
+from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Command, ErrorCode, Event, Refusal, Role
+from facilitation.commands import (
+    AddAgendaItem,
+    AddParticipant,
+    AdjustAllocation,
+    AdvanceAgenda,
+    Broadcast,
+    ClosePoll,
+    CloseRound,
+    CreateAssembly,
+    Endorse,
+    ExpireAgendaItem,
+    ExpireRoundTimer,
+    ExpireTurn,
+    ExtendAgendaItem,
+    ExtendTurn,
+    GrantFloor,
+    HidePost,
+    Interject,
+    LinkTurn,
+    LockRoom,
+    LowerHand,
+    MergeNodes,
+    MoveParticipant,
+    MoveToTop,
+    MuteParticipant,
+    NextSpeaker,
+    OpenPoll,
+    OpenRound,
+    PauseRoom,
+    PoseQuestion,
+    PostArgument,
+    PostPosition,
+    PostReply,
+    RaiseHand,
+    RemoveFromQueue,
+    RemoveParticipant,
+    ReorderQueue,
+    RequestReply,
+    ResumeRoom,
+    RevokeFloor,
+    SetRoomRules,
+    SetRoundTimer,
+    Speak,
+    StartRound,
+    UnhidePost,
+    UnlockRoom,
+    UnmuteParticipant,
+    Vote,
+    WithdrawEndorsement,
+    WithdrawReply,
+    YieldFloor,
+)
+from facilitation.events import (
+    AgendaItemStarted,
+    ArgumentPosted,
+    FloorGranted,
+    PollOpened,
+    PositionPosted,
+    QuestionPosed,
+    ReplyPosted,
+    RoundProposed,
+    RoundStarted,
+)
+from facilitation.registry import RULES, role_of
+from tests.core.builders import World, assembly
+
+P = PLENARY_ROOM
+E = TypeVar("E", bound=Event)
+ANONYMOUS = "passer-by"
+DAY_MS = 24 * 3_600_000
+
+# --- The scenes: states in which (nearly) every command could succeed ----------------------
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The ids the rich scene hands out, read from its events rather than guessed."""
+
+    turn: str
+    question: str
+    position: str
+    duplicate_position: str
+    argument: str
+    reply: str
+    hidden_reply: str
+    poll: str
+    running_item: str
+
+
+def _only(events: Sequence[Event], kind: type[E]) -> E:
+    found = [event for event in events if isinstance(event, kind)]
+    assert len(found) == 1, f"expected one {kind.__name__} in {events}"
+    return found[0]
+
+
+def _build_rich() -> tuple[World, Ids]:
+    """The plenary in full swing.
+
+    `lead`, facilitators `f1` and `f2`, jurors `j1`..`j6` and the observer `obs`. `j1` holds the
+    floor, `j2` and `j3` are queued, `j4` is in the reply lane, `j5` is free and `j6` is muted.
+    There is a question with two positions, an argument endorsed by `j2`, a reply and a hidden
+    reply, an open poll, and an agenda of two items whose first is running.
+    """
+    world = assembly(jurors=6, facilitators=2)
+    world.run("j2", RaiseHand(room=P))
+    world.run("j3", RaiseHand(room=P))
+    turn = _only(world.run("f1", GrantFloor(room=P, participant="j1")), FloorGranted).turn_id
+    world.run("j4", RequestReply(room=P))
+    question = _only(world.run("f1", PoseQuestion(room=P, text="Who decides?")), QuestionPosed)
+    position = _only(
+        world.run("j2", PostPosition(room=P, question_id=question.node_id, text="The jury")),
+        PositionPosted,
+    )
+    duplicate = _only(
+        world.run("j3", PostPosition(room=P, question_id=question.node_id, text="The jurors")),
+        PositionPosted,
+    )
+    argument = _only(
+        world.run(
+            "j2",
+            PostArgument(room=P, position_id=position.node_id, stance="for", text="They listen"),
+        ),
+        ArgumentPosted,
+    )
+    reply = _only(
+        world.run("j3", PostReply(room=P, parent_id=argument.node_id, text="Not always")),
+        ReplyPosted,
+    )
+    hidden = _only(
+        world.run("j3", PostReply(room=P, parent_id=argument.node_id, text="Rude remark")),
+        ReplyPosted,
+    )
+    world.run("f1", HidePost(room=P, node_id=hidden.node_id, reason="personal attack"))
+    world.run("j2", Endorse(room=P, node_id=argument.node_id))
+    poll = _only(
+        world.run("f1", OpenPoll(room=P, question="Continue?", kind="single", options=("Y", "N"))),
+        PollOpened,
+    )
+    world.run("f1", AddAgendaItem(room=P, title="Opening", duration_ms=600_000))
+    world.run("f1", AddAgendaItem(room=P, title="Evidence", duration_ms=600_000))
+    item = _only(world.run("f1", AdvanceAgenda(room=P)), AgendaItemStarted)
+    world.run("f1", MuteParticipant(room=P, participant="j6", reason="too loud"))
+    ids = Ids(
+        turn=turn,
+        question=question.node_id,
+        position=position.node_id,
+        duplicate_position=duplicate.node_id,
+        argument=argument.node_id,
+        reply=reply.node_id,
+        hidden_reply=hidden.node_id,
+        poll=poll.poll_id,
+        running_item=item.item_id,
+    )
+    return world, ids
+
+
+RICH, IDS = _build_rich()
+
+
+def _locked() -> World:
+    world = copy.deepcopy(RICH)
+    world.run("f1", LockRoom(room=P))
+    return world
+
+
+def _paused() -> World:
+    world = copy.deepcopy(RICH)
+    world.run("f1", PauseRoom(room=P))
+    return world
+
+
+def _floor_free() -> World:
+    world = copy.deepcopy(RICH)
+    world.run("j1", YieldFloor(room=P))
+    return world
+
+
+def _build_proposed() -> tuple[World, RoundProposed]:
+    world = assembly(jurors=6, facilitators=2)
+    world.add("j7", Role.JUROR)  # joins after the others; stays in the plenary for rounds
+    proposal = _only(world.run("lead", OpenRound(room_count=2)), RoundProposed)
+    return world, proposal
+
+
+PROPOSED, PROPOSAL = _build_proposed()
+
+
+def _build_running() -> tuple[World, RoundStarted]:
+    world = copy.deepcopy(PROPOSED)
+    started = _only(world.run("lead", StartRound(duration_ms=1_800_000)), RoundStarted)
+    return world, started
+
+
+RUNNING, STARTED = _build_running()
+FIRST_ROOM, SECOND_ROOM = PROPOSAL.rooms[0], PROPOSAL.rooms[1]
+
+# The state each command is tried in, when the rich plenary is not the right one.
+SCENES: dict[type[Command], Callable[[], World]] = {
+    AdjustAllocation: lambda: copy.deepcopy(PROPOSED),
+    StartRound: lambda: copy.deepcopy(PROPOSED),
+    MoveParticipant: lambda: copy.deepcopy(RUNNING),
+    SetRoundTimer: lambda: copy.deepcopy(RUNNING),
+    ExpireRoundTimer: lambda: copy.deepcopy(RUNNING),
+    CloseRound: lambda: copy.deepcopy(RUNNING),
+    GrantFloor: _floor_free,
+    UnlockRoom: _locked,
+    ResumeRoom: _paused,
+}
+
+
+def scene_for(command_type: type[Command]) -> World:
+    return SCENES.get(command_type, lambda: copy.deepcopy(RICH))()
+
+
+# --- One example of every command ----------------------------------------------------------
+
+EXAMPLES: dict[type[Command], Command] = {
+    # The assembly
+    CreateAssembly: CreateAssembly(title="A second jury"),
+    AddParticipant: AddParticipant(
+        participant="newcomer", display_name="Newcomer", role=Role.JUROR
+    ),
+    OpenRound: OpenRound(room_count=2),
+    AdjustAllocation: AdjustAllocation(
+        participant=FIRST_ROOM.jurors[0], to_room=SECOND_ROOM.room_id
+    ),
+    StartRound: StartRound(duration_ms=1_800_000),
+    MoveParticipant: MoveParticipant(participant=FIRST_ROOM.jurors[0], to_room=P),
+    SetRoundTimer: SetRoundTimer(duration_ms=600_000),
+    ExpireRoundTimer: ExpireRoundTimer(round_id=STARTED.round_id),
+    Broadcast: Broadcast(text="Back in five minutes"),
+    CloseRound: CloseRound(),
+    # Speaking turns
+    RaiseHand: RaiseHand(room=P),
+    LowerHand: LowerHand(room=P),
+    RequestReply: RequestReply(room=P),
+    WithdrawReply: WithdrawReply(room=P),
+    GrantFloor: GrantFloor(room=P),
+    NextSpeaker: NextSpeaker(room=P),
+    YieldFloor: YieldFloor(room=P),
+    ExpireTurn: ExpireTurn(room=P, turn_id=IDS.turn),
+    ExtendTurn: ExtendTurn(room=P, by_ms=60_000),
+    RevokeFloor: RevokeFloor(room=P, reason="off topic"),
+    SetRoomRules: SetRoomRules(room=P, turn_limit_ms=180_000, policy="equity"),
+    ReorderQueue: ReorderQueue(room=P, order=("j3", "j2")),
+    MoveToTop: MoveToTop(room=P, participant="j3"),
+    RemoveFromQueue: RemoveFromQueue(room=P, participant="j2"),
+    Speak: Speak(room=P, text="I think we should hear the experts first."),
+    Interject: Interject(room=P, text="One minute left."),
+    # Moderation
+    MuteParticipant: MuteParticipant(room=P, participant="j5", reason="shouting"),
+    UnmuteParticipant: UnmuteParticipant(room=P, participant="j6"),
+    RemoveParticipant: RemoveParticipant(room=P, participant="j5", reason="asked to leave"),
+    LockRoom: LockRoom(room=P),
+    UnlockRoom: UnlockRoom(room=P),
+    PauseRoom: PauseRoom(room=P),
+    ResumeRoom: ResumeRoom(room=P),
+    # Agenda
+    AddAgendaItem: AddAgendaItem(
+        room=P, title="Deliberation", duration_ms=900_000, question_id=IDS.question
+    ),
+    AdvanceAgenda: AdvanceAgenda(room=P),
+    ExtendAgendaItem: ExtendAgendaItem(room=P, by_ms=300_000),
+    ExpireAgendaItem: ExpireAgendaItem(room=P, item_id=IDS.running_item),
+    # Argument threads
+    PoseQuestion: PoseQuestion(room=P, text="What should the city fund first?"),
+    PostPosition: PostPosition(room=P, question_id=IDS.question, text="The council"),
+    PostArgument: PostArgument(
+        room=P, position_id=IDS.position, stance="against", text="They are far away"
+    ),
+    PostReply: PostReply(room=P, parent_id=IDS.reply, text="Fair point"),
+    Endorse: Endorse(room=P, node_id=IDS.argument),
+    WithdrawEndorsement: WithdrawEndorsement(room=P, node_id=IDS.argument),
+    HidePost: HidePost(room=P, node_id=IDS.reply, reason="off topic"),
+    UnhidePost: UnhidePost(room=P, node_id=IDS.hidden_reply, reason="on appeal"),
+    MergeNodes: MergeNodes(room=P, duplicate_id=IDS.duplicate_position, into_id=IDS.position),
+    LinkTurn: LinkTurn(room=P, node_id=IDS.argument),
+    # Polls
+    OpenPoll: OpenPoll(room=P, question="How sure are you?", kind="scale"),
+    Vote: Vote(room=P, poll_id=IDS.poll, choices=(0,)),
+    ClosePoll: ClosePoll(room=P, poll_id=IDS.poll),
+}
+
+# The juror who tries each juror command: one for whom it makes sense (`j5` is free).
+JUROR_ACTING: dict[type[Command], str] = {
+    YieldFloor: "j1",
+    Speak: "j1",
+    LinkTurn: "j1",
+    LowerHand: "j2",
+    WithdrawEndorsement: "j2",
+    WithdrawReply: "j4",
+}
+
+# Who stands for each role: a participant of that role, the system actor, or nobody we know.
+ACTORS: dict[str, tuple[Role, str]] = {
+    "juror": (Role.JUROR, "j5"),
+    "facilitator": (Role.FACILITATOR, "f1"),
+    "lead": (Role.LEAD, "lead"),
+    "observer": (Role.OBSERVER, "obs"),
+    "system": (Role.SYSTEM, SYSTEM_ACTOR),
+    "anonymous": (Role.OBSERVER, ANONYMOUS),
+}
+
+COMMAND_TYPES = sorted(Command.registry.values(), key=lambda command_type: command_type.name)
+
+
+def example(command_type: type[Command]) -> Command:
+    if command_type not in EXAMPLES:
+        pytest.fail(f"add an example of {command_type.__name__} to EXAMPLES in {__name__}")
+    command = EXAMPLES[command_type]
+    assert type(command) is command_type
+    return command
+
+
+def actor_for(command_type: type[Command], who: str) -> tuple[Role, str]:
+    role, actor = ACTORS[who]
+    if who == "juror":
+        actor = JUROR_ACTING.get(command_type, actor)
+    return role, actor
+
+
+def try_command(world: World, actor: str, command: Command) -> ErrorCode | None:
+    """Run the command; the refusal's code, or None when it was accepted."""
+    try:
+        world.run(actor, command)
+    except Refusal as refusal:
+        return refusal.code
+    return None
+
+
+# --- The tests -----------------------------------------------------------------------------
+
+
+def test_examples_cover_every_command() -> None:
+    missing = {cls.__name__ for cls in Command.registry.values()} - {
+        cls.__name__ for cls in EXAMPLES
+    }
+    assert not missing, f"add these commands to EXAMPLES: {sorted(missing)}"
+    assert set(EXAMPLES) == set(Command.registry.values())
+    assert set(EXAMPLES) == set(RULES)
+
+
+def test_no_command_is_open_to_observers() -> None:
+    for command_type in Command.registry.values():
+        assert Role.OBSERVER not in command_type.roles, command_type.name
+        assert command_type.roles, f"{command_type.name} names no role at all"
+
+
+@pytest.mark.parametrize("who", list(ACTORS))
+@pytest.mark.parametrize("command_type", COMMAND_TYPES, ids=lambda cls: cls.name)
+def test_every_command_against_every_role(command_type: type[Command], who: str) -> None:
+    command = example(command_type)
+    world = scene_for(command_type)
+    role, actor = actor_for(command_type, who)
+    assert role_of(world.state, actor) is role, f"{actor} should act as a {role}"
+    before = copy.deepcopy(world.state)
+    log_length = len(world.log)
+
+    code = try_command(world, actor, command)
+
+    if role in command_type.roles:
+        assert code is not ErrorCode.FORBIDDEN, f"a {role} may {command_type.name}"
+    else:
+        assert code is ErrorCode.FORBIDDEN, f"a {role} may not {command_type.name}, got {code}"
+        assert world.state == before
+        assert len(world.log) == log_length
+
+
+@pytest.mark.parametrize("actor", ["obs", ANONYMOUS])
+@pytest.mark.parametrize("command_type", COMMAND_TYPES, ids=lambda cls: cls.name)
+def test_observers_are_refused_every_command(command_type: type[Command], actor: str) -> None:
+    world = scene_for(command_type)
+    before = copy.deepcopy(world.state)
+    with pytest.raises(Refusal) as refused:
+        world.decide(actor, example(command_type))
+    assert refused.value.code is ErrorCode.FORBIDDEN
+    assert world.state == before
+
+
+@pytest.mark.parametrize("command_type", COMMAND_TYPES, ids=lambda cls: cls.name)
+def test_every_example_succeeds_for_a_role_it_names(command_type: type[Command]) -> None:
+    """The scenes are rich enough that each example is a real success, not a lucky refusal."""
+    command = example(command_type)
+    if command_type is CreateAssembly:
+        world = World()
+        actor = SYSTEM_ACTOR
+    else:
+        world = scene_for(command_type)
+        who = next(who for who in ("lead", "system", "facilitator", "juror")
+                   if ACTORS[who][0] in command_type.roles)  # fmt: skip
+        _, actor = actor_for(command_type, who)
+    if command_type in (ExpireTurn, ExpireAgendaItem, ExpireRoundTimer):
+        world.tick(DAY_MS)  # past every deadline, so the expiry has something to end
+
+    events = world.run(actor, command)
+
+    assert events, f"{command_type.name} by {actor} decided nothing"
+    assert {type(event) for event in events} <= set(RULES[command_type].yields)
