@@ -1,0 +1,114 @@
+"""The palabre application: Starlette for HTTP, python-socketio for the live rooms."""
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import socketio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.bus import RedisBus
+from server.fanout import Fanout
+from server.gateway import Gateway
+from server.hub import Hub
+from server.invites import Invites
+from server.logs import configure_logging
+from server.metrics import Metrics
+from server.pages import Pages
+from server.scheduler import Clock
+from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
+from server.sse import observer_stream
+from server.store import Store
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Palabre:
+    """Every part of a running server, built from settings; `asgi` is what uvicorn serves."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = wall_clock_ms) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = Metrics()
+        self.store = Store(settings.database_url)
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            cors_allowed_origins=settings.allowed_origins,
+            max_http_buffer_size=HARD_MESSAGE_LIMIT_BYTES,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.fanout = Fanout(self.sio, self.metrics)
+        self.hub = Hub(
+            self.store,
+            clock=clock,
+            publish=self.fanout.publish,
+            snapshot_every_events=settings.snapshot_every_events,
+            recent_per_stream=settings.resume_max_events,
+        )
+        self.invites = Invites(
+            self.store,
+            settings.signing_key,
+            settings.public_url,
+            timedelta(days=settings.invite_ttl_days),
+        )
+        self.gateway = Gateway(
+            self.sio, self.hub, self.invites, self.fanout, settings, self.metrics
+        )
+        self.bus = RedisBus(settings.redis_url, self.hub) if settings.redis_url else None
+        if self.bus is not None:
+            self.hub.broadcast = self.bus.broadcast
+        self.http = Starlette(routes=self.routes(), lifespan=self.lifespan)
+        self.asgi = socketio.ASGIApp(self.sio, other_asgi_app=self.http)
+
+    def routes(self) -> list[BaseRoute]:
+        from server.organiser_api import organiser_routes
+
+        return [
+            Route("/healthz", self.healthz),
+            Route("/metrics", self.prometheus),
+            Route("/assemblies/{assembly}/streams/{stream}", self.stream),
+            *organiser_routes(self),
+            *Pages(self).routes(),
+        ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        configure_logging()
+        await self.store.start()
+        if self.bus is not None:
+            await self.bus.start()
+        await self.hub.start_all()
+        try:
+            yield
+        finally:
+            if self.bus is not None:
+                await self.bus.stop()
+            await self.hub.stop()
+            await self.fanout.stop()
+            await self.store.close()
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            assemblies = len(await self.store.assembly_ids())
+        except Exception as problem:
+            return JSONResponse({"ok": False, "database": type(problem).__name__}, 503)
+        return JSONResponse({"ok": True, "assemblies": assemblies, "live": len(self.hub.live())})
+
+    async def prometheus(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def stream(self, request: Request) -> Response:
+        return await observer_stream(request, self.hub, self.invites, self.fanout, self.metrics)
+
+
+def create_app(settings: Settings | None = None, **options: Any) -> Any:
+    """The ASGI app uvicorn serves: `uvicorn --factory server.app:create_app`."""
+    return Palabre(settings or Settings(), **options).asgi

@@ -1,0 +1,167 @@
+"""Who sees what: the one place that decides each event's recipients and their payloads.
+
+Every stream (a room, or the assembly) has three audiences, each a socket.io room:
+moderators (the room's facilitators and the lead) see everything; members (the jurors seated
+there) see everything but others' balancing attributes; observers see the members' view with
+jurors pseudonymised when the assembly asks for it. Nobody is ever sent a secret ballot, and
+hidden posts keep their reason on the record while their text is left out of every snapshot
+but the moderators'. Every audience receives every event of its stream, redacted, never
+skipped, so a viewer's seqs have no gaps.
+"""
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from facilitation import Assembly, Event, Role
+from facilitation.codec import encode
+from facilitation.events import (
+    HandRaised,
+    ParticipantAdded,
+    PostUnhidden,
+    RoomRulesChanged,
+    RoundClosed,
+    VoteCast,
+)
+from facilitation.polls import totals
+
+
+class Audience(StrEnum):
+    MODERATOR = "mod"
+    MEMBER = "member"
+    OBSERVER = "obs"
+
+
+AUDIENCE_OF_ROLE = {
+    Role.LEAD: Audience.MODERATOR,
+    Role.FACILITATOR: Audience.MODERATOR,
+    Role.JUROR: Audience.MEMBER,
+    Role.OBSERVER: Audience.OBSERVER,
+}
+
+# Keys whose value is a participant id, and keys whose value is a list of them.
+ID_KEYS = frozenset({"actor", "participant", "speaker", "author", "voter"})
+ID_LIST_KEYS = frozenset({"order", "jurors", "muted", "endorsers", "not_spoken", "present"})
+# Maps keyed by participant id. Only these have keys renamed: a juror whose id happens to be
+# "seq" or "text" must not rename every field of that name.
+PARTICIPANT_MAPS = frozenset({"participants", "stats", "votes", "spoken_ms"})
+# Events that carry a post's text, which a replay must leave out once the post is hidden.
+POSTING_EVENTS = frozenset({"question_posed", "position_posted", "argument_posted", "reply_posted"})
+
+
+def group(assembly_id: str, stream: str, audience: Audience) -> str:
+    """The socket.io room of one audience of one stream."""
+    return f"{assembly_id}|{stream}|{audience.value}"
+
+
+def pseudonyms(state: Assembly) -> dict[str, str]:
+    """Juror id -> pseudonym, when the assembly pseudonymises jurors for observers."""
+    if not state.pseudonymous:
+        return {}
+    return {p.id: p.pseudonym for p in state.participants.values() if p.role is Role.JUROR}
+
+
+def pseudonymise(data: Any, names: dict[str, str]) -> Any:
+    """Replace juror ids by pseudonyms wherever a participant is named in a JSON structure."""
+    if not names:
+        return data
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ID_KEYS and isinstance(value, str):
+                out[key] = names.get(value, value)
+            elif key in ID_LIST_KEYS and isinstance(value, list):
+                out[key] = [names.get(v, v) if isinstance(v, str) else v for v in value]
+            elif key in PARTICIPANT_MAPS and isinstance(value, dict):
+                out[key] = {names.get(k, k): pseudonymise(v, names) for k, v in value.items()}
+            else:
+                out[key] = pseudonymise(value, names)
+        return out
+    if isinstance(data, list):
+        return [pseudonymise(item, names) for item in data]
+    return data
+
+
+def payloads(state: Assembly, event: Event) -> dict[Audience, dict[str, Any]]:
+    """What each audience of the event's stream receives; `state` already includes the event."""
+    full = encode(event)
+    if isinstance(event, VoteCast):
+        poll = state.rooms[event.room].polls[event.poll_id]
+        if poll.secret:
+            # A secret ballot: nobody, moderators included, learns who chose what.
+            full = {
+                **full,
+                "actor": "",
+                "choices": [],
+                "voters": len(poll.votes),
+                "totals": list(totals(poll)),
+            }
+    if isinstance(event, PostUnhidden):
+        # The text was left out of hidden views; bring it back to everyone.
+        full = {**full, "text": state.rooms[event.room].nodes[event.node_id].text}
+    if isinstance(event, HandRaised | RoomRulesChanged):
+        room = state.rooms[event.room]
+        if room.rules.policy == "equity":
+            # Equity orders the queue by speaking time across the whole assembly, which a
+            # client following this room alone cannot add up: give it the figures it sorts by.
+            full = {**full, "spoken_ms": _queued_spoken_ms(state, event.room)}
+    if isinstance(event, RoundClosed):
+        # Who comes back to the plenary: a client that did not follow every room of the round
+        # (nor see a removal in one) could not tell otherwise.
+        full = {**full, "returned": _returned(state, event.round_id)}
+    member = full
+    if isinstance(event, ParticipantAdded):
+        member = {**full, "attributes": {}}
+    observer = pseudonymise(member, pseudonyms(state))
+    if isinstance(event, ParticipantAdded) and state.pseudonymous and event.role is Role.JUROR:
+        observer = {**observer, "display_name": event.pseudonym}
+    return {Audience.MODERATOR: full, Audience.MEMBER: member, Audience.OBSERVER: observer}
+
+
+def replayed(state: Assembly, payload: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    """An event sent again (a resume, an SSE catch-up), as its audience may see it now.
+
+    A post hidden since it was first sent is replayed without its text, as a snapshot would
+    show it; the `post_hidden` that follows in the replay gives the reason.
+    """
+    if audience is Audience.MODERATOR or payload.get("type") not in POSTING_EVENTS:
+        return payload
+    node = state.rooms[payload["room"]].nodes.get(payload["node_id"])
+    return {**payload, "text": ""} if node is not None and node.hidden else payload
+
+
+def _queued_spoken_ms(state: Assembly, room_id: str) -> dict[str, int]:
+    return {
+        entry.participant: state.participants[entry.participant].spoken_ms
+        for entry in state.rooms[room_id].queue
+    }
+
+
+def _returned(state: Assembly, round_id: str) -> dict[str, list[str]]:
+    rooms = [room for room in state.rooms.values() if room.round_id == round_id]
+    return {
+        "jurors": sorted({juror for room in rooms for juror in room.jurors}),
+        "facilitators": sorted({person for room in rooms for person in room.facilitators}),
+    }
+
+
+def streams_of(state: Assembly, participant_id: str | None, role: Role) -> list[str]:
+    """The streams a connected person follows, besides the assembly stream."""
+    if role is Role.LEAD:
+        return sorted(room_id for room_id, room in state.rooms.items() if not room.closed)
+    if participant_id is None:
+        return []
+    participant = state.participants.get(participant_id)
+    if participant is None:
+        return []
+    if role is Role.FACILITATOR:
+        return sorted(
+            room_id
+            for room_id, room in state.rooms.items()
+            if participant_id in room.facilitators and not room.closed
+        )
+    return [participant.room] if participant.room else []
+
+
+def groups_for(assembly_id: str, streams: Iterable[str], audience: Audience) -> set[str]:
+    return {group(assembly_id, stream, audience) for stream in streams}

@@ -1,0 +1,181 @@
+"""Events out: each committed batch to its audiences, in order, on this process's sockets and
+Server-Sent Events streams; and people moved between rooms follow their new room."""
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import socketio
+
+from facilitation import ASSEMBLY_STREAM, Assembly, Role
+from facilitation.events import (
+    ParticipantAdded,
+    ParticipantMoved,
+    ParticipantRemoved,
+    RoundClosed,
+    RoundStarted,
+)
+from server.audience import Audience, group
+from server.connections import Connection, Presence
+from server.metrics import Metrics
+from server.runtime import AssemblyRuntime, Delivery
+from server.views import assembly_view, room_view
+
+log = logging.getLogger("palabre.fanout")
+
+# Events after which someone may follow different rooms.
+MEMBERSHIP_EVENTS = (ParticipantAdded, ParticipantMoved, ParticipantRemoved, RoundStarted,
+                     RoundClosed)  # fmt: skip
+# A Server-Sent Events reader this far behind is too slow to keep: it is dropped, and resumes.
+SSE_QUEUE_EVENTS = 1_000
+
+
+def stream_view(
+    state: Assembly, assembly_id: str, stream: str, audience: Audience, now_ms: int
+) -> dict[str, Any]:
+    if stream == ASSEMBLY_STREAM:
+        return assembly_view(state, assembly_id, audience)
+    return room_view(state, stream, audience, now_ms)
+
+
+class Fanout:
+    def __init__(self, sio: socketio.AsyncServer, metrics: Metrics) -> None:
+        self.sio = sio
+        self.metrics = metrics
+        self.connections: dict[str, Connection] = {}
+        self.presence = Presence()
+        self._queues: dict[str, asyncio.Queue[tuple[float, AssemblyRuntime, list[Delivery]]]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sse: dict[tuple[str, str], set[asyncio.Queue[Delivery | None]]] = {}
+
+    def publish(self, runtime: AssemblyRuntime, deliveries: list[Delivery]) -> None:
+        """Called by the writer right after a commit: queue the batch, keep the order."""
+        queue = self._queues.get(runtime.id)
+        if queue is None:
+            queue = self._queues[runtime.id] = asyncio.Queue()
+            self._tasks[runtime.id] = asyncio.create_task(
+                self._deliver_forever(queue), name=f"palabre-fanout-{runtime.id}"
+            )
+        queue.put_nowait((time.perf_counter(), runtime, deliveries))
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        self._queues.clear()
+        for subscribers in self._sse.values():
+            for subscriber in subscribers:
+                subscriber.put_nowait(None)
+
+    async def _deliver_forever(
+        self, queue: asyncio.Queue[tuple[float, AssemblyRuntime, list[Delivery]]]
+    ) -> None:
+        while True:
+            committed_at, runtime, deliveries = await queue.get()
+            try:
+                await self._deliver(runtime, deliveries)
+            except Exception:
+                log.exception("fan-out failed for assembly %s", runtime.id)
+            self.metrics.fanout_seconds.observe(time.perf_counter() - committed_at)
+
+    async def _deliver(self, runtime: AssemblyRuntime, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            stream = delivery.record.event.room
+            for audience, payload in delivery.payloads.items():
+                await self.sio.emit("event", payload, to=group(runtime.id, stream, audience))
+            for subscriber in list(self._sse.get((runtime.id, stream), ())):
+                if subscriber.qsize() >= SSE_QUEUE_EVENTS:
+                    self._sse[(runtime.id, stream)].discard(subscriber)
+                    subscriber.put_nowait(None)
+                else:
+                    subscriber.put_nowait(delivery)
+        if any(isinstance(d.record.event, MEMBERSHIP_EVENTS) for d in deliveries):
+            await self.follow_moves(runtime)
+
+    # --- Server-Sent Events ---------------------------------------------------------------
+
+    def subscribe(self, assembly_id: str, stream: str) -> asyncio.Queue[Delivery | None]:
+        """A queue of the stream's deliveries; None in it means: the stream is closing."""
+        queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        self._sse.setdefault((assembly_id, stream), set()).add(queue)
+        return queue
+
+    def unsubscribe(
+        self, assembly_id: str, stream: str, queue: asyncio.Queue[Delivery | None]
+    ) -> None:
+        self._sse.get((assembly_id, stream), set()).discard(queue)
+
+    # --- Following people as they move -----------------------------------------------------
+
+    def local(self, assembly_id: str) -> list[Connection]:
+        return [c for c in self.connections.values() if c.assembly_id == assembly_id]
+
+    async def follow_moves(self, runtime: AssemblyRuntime) -> None:
+        """Re-seat each local connection whose rooms changed, with snapshots of its new rooms."""
+        local = self.local(runtime.id)
+        if not local:
+            return
+
+        def look(state: Assembly) -> list[tuple[Connection, set[str], dict[str, Any]]]:
+            now_ms = runtime.clock()
+            changes = []
+            for connection in local:
+                desired = connection.desired_streams(state)
+                if desired == connection.streams:
+                    continue
+                views = {
+                    stream: stream_view(state, runtime.id, stream, connection.audience, now_ms)
+                    for stream in desired - connection.streams
+                }
+                changes.append((connection, desired, views))
+            return changes
+
+        for connection, desired, views in await runtime.read(look):
+            if connection.sid not in self.connections:
+                continue
+            await self.seat(connection, desired)
+            you = await runtime.read(connection.describe)
+            await self.sio.emit("moved", {"you": you, "snapshots": views}, to=connection.sid)
+
+    async def seat(self, connection: Connection, streams: set[str]) -> None:
+        """Join the socket to the groups of `streams`, leave the others, update presence."""
+        old_rooms = self._presence_rooms(connection)
+        old_streams = connection.streams
+        desired_groups = connection.desired_groups(streams)
+        for name in connection.groups - desired_groups:
+            await self.sio.leave_room(connection.sid, name)
+        for name in desired_groups - connection.groups:
+            await self.sio.enter_room(connection.sid, name)
+        connection.streams, connection.groups = streams, desired_groups
+        new_rooms = self._presence_rooms(connection)
+        if connection.participant is not None:
+            for room in old_rooms - new_rooms:
+                self.presence.leave(connection.assembly_id, room, connection.participant)
+            for room in new_rooms - old_rooms:
+                self.presence.enter(connection.assembly_id, room, connection.participant)
+        for room in old_rooms ^ new_rooms:
+            await self.announce_presence(connection.assembly_id, room)
+        if connection.audience is not Audience.OBSERVER:
+            # Following a room without counting in it (the lead): still learn who is there.
+            for room in streams - old_streams - {ASSEMBLY_STREAM} - new_rooms:
+                present = self.presence.present(connection.assembly_id, room)
+                await self.sio.emit(
+                    "presence", {"room": room, "present": present}, to=connection.sid
+                )
+
+    async def unseat(self, connection: Connection) -> None:
+        await self.seat(connection, set())
+
+    async def announce_presence(self, assembly_id: str, room: str) -> None:
+        payload = {"room": room, "present": self.presence.present(assembly_id, room)}
+        for audience in (Audience.MODERATOR, Audience.MEMBER):
+            await self.sio.emit("presence", payload, to=group(assembly_id, room, audience))
+
+    @staticmethod
+    def _presence_rooms(connection: Connection) -> set[str]:
+        """Jurors are present in their room, facilitators in the rooms they run."""
+        if connection.role not in (Role.JUROR, Role.FACILITATOR):
+            return set()
+        return connection.streams - {ASSEMBLY_STREAM}

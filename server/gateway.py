@@ -1,0 +1,263 @@
+"""The socket gateway: who may connect, what they may send, and one ack for every message.
+
+A client connects with `auth = {"token": ...}` (an invite) or, for a public assembly,
+`{"assembly": id, "watch": room}`; sends `sync` with the last seq it applied per stream; then
+sends commands, each a socket event named after the command, answered by an ack:
+`{"ok": true, "seq": n}` or `{"ok": false, "error": code, "detail": text}`.
+"""
+
+import json
+import logging
+from typing import Any
+
+import socketio
+from pydantic import ValidationError
+
+from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Command, Role, RoomCommand
+from facilitation.codec import decode_command
+from server.audience import replayed
+from server.connections import Connection, TokenBucket
+from server.fanout import Fanout, stream_view
+from server.hub import Hub
+from server.invites import InviteRefused, Invites
+from server.metrics import Metrics
+from server.settings import Settings
+
+log = logging.getLogger("palabre.gateway")
+
+
+class ErrorCode:
+    """Codes of the edge, beside the core's refusals (docs/protocol.md lists them all)."""
+
+    UNKNOWN_COMMAND = "unknown_command"
+    INVALID_COMMAND = "invalid_command"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMITED = "rate_limited"
+    NOT_CONNECTED = "not_connected"
+    ASSEMBLY_NOT_FOUND = "assembly_not_found"
+    PRIVATE_ASSEMBLY = "private_assembly"
+    UNKNOWN_PARTICIPANT = "unknown_participant"
+    ROOM_NOT_FOUND = "room_not_found"
+
+
+def refuse(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection: the client's `connect_error` carries the code and the reason.
+
+    python-socketio's own exception, not the builtin one of the same name: only its arguments
+    reach the client (`{"message": code, "data": {...}}`); the builtin loses them.
+    """
+    return socketio.exceptions.ConnectionRefusedError(code, {"error": code, "detail": detail})
+
+
+def error(code: str, detail: str = "") -> dict[str, Any]:
+    return {"ok": False, "error": code, "detail": detail}
+
+
+def validation_detail(problem: ValidationError) -> str:
+    first = problem.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    more = f" (and {problem.error_count() - 1} more)" if problem.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+class Gateway:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        hub: Hub,
+        invites: Invites,
+        fanout: Fanout,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
+        self.sio = sio
+        self.hub = hub
+        self.invites = invites
+        self.fanout = fanout
+        self.settings = settings
+        self.metrics = metrics
+        sio.on("connect", self.connect)
+        sio.on("disconnect", self.disconnect)
+        sio.on("sync", self.sync)
+        sio.on("*", self.command)
+
+    def _sent_by_client(self, sid: str) -> bool:
+        """Whether a `connect` or `disconnect` is an event a connected client sent by that name:
+        python-socketio hands those to the same handlers as the real ones, which it runs only
+        while the socket is still connecting or already leaving."""
+        return bool(self.sio.manager.is_connected(sid, "/"))
+
+    async def connect(
+        self, sid: str, environ: dict[str, Any], auth: Any = None, *extra: Any
+    ) -> dict[str, Any] | None:
+        if self._sent_by_client(sid):
+            return error(ErrorCode.UNKNOWN_COMMAND, "connect is not a command")
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
+        watch = auth.get("watch")
+        if token is not None:
+            if not isinstance(token, str):
+                raise refuse("invalid_token", "the token must be a string")
+            try:
+                invite = await self.invites.resolve(token)
+            except InviteRefused as refusal:
+                raise refuse(refusal.code, refusal.detail) from None
+            assembly_id, participant, role = (
+                invite.assembly_id,
+                invite.participant_id,
+                Role(invite.role),
+            )
+            invite_id: str | None = invite.id
+        else:
+            assembly_id, participant, role = auth.get("assembly"), None, Role.OBSERVER
+            invite_id = None
+            if not isinstance(assembly_id, str):
+                raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "give an invite token or an assembly")
+        runtime = await self.hub.get(assembly_id)
+        if runtime is None:
+            raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, f"no assembly {assembly_id!r}")
+        state = runtime.state
+        if token is None and not state.public:
+            raise refuse(ErrorCode.PRIVATE_ASSEMBLY, "this assembly needs an observer link")
+        if participant is not None and participant not in state.participants:
+            # Added by another process (the CLI, a second node) since this one last looked?
+            runtime.catch_up_later()
+            state = await runtime.read(lambda current: current)
+            if participant not in state.participants:
+                raise refuse(ErrorCode.UNKNOWN_PARTICIPANT, "this invite names nobody here")
+        if role is Role.OBSERVER:
+            watch = watch if isinstance(watch, str) else PLENARY_ROOM
+            if watch not in state.rooms or watch == ASSEMBLY_STREAM:
+                raise refuse(ErrorCode.ROOM_NOT_FOUND, f"no room {watch!r} to watch")
+        else:
+            watch = None
+        connection = Connection(
+            sid=sid,
+            assembly_id=assembly_id,
+            participant=participant,
+            role=role,
+            watch=watch,
+            bucket=TokenBucket(self.settings.rate_per_second, self.settings.rate_burst),
+            invite_id=invite_id,
+        )
+        self.fanout.connections[sid] = connection
+        streams = await runtime.read(connection.desired_streams)
+        await self.fanout.seat(connection, streams)
+        self.metrics.connections.labels(role=role.value).inc()
+        log.info("connect", extra={"sid": sid, "assembly": assembly_id, "role": role.value})
+        return None
+
+    async def drop_invite(self, invite_id: str) -> int:
+        """Disconnect everyone on this process who came in with a withdrawn invite."""
+        sids = [c.sid for c in self.fanout.connections.values() if c.invite_id == invite_id]
+        for sid in sids:
+            await self.sio.disconnect(sid)
+        return len(sids)
+
+    async def disconnect(self, sid: str, reason: Any = None, *extra: Any) -> dict[str, Any] | None:
+        if self._sent_by_client(sid):
+            return error(ErrorCode.UNKNOWN_COMMAND, "disconnect is not a command")
+        connection = self.fanout.connections.pop(sid, None)
+        if connection is None:
+            return None
+        await self.fanout.unseat(connection)
+        self.metrics.connections.labels(role=connection.role.value).dec()
+        return None
+
+    async def sync(self, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+        """Catch a client up: the events it missed per stream, or a snapshot of the stream."""
+        connection = self.fanout.connections.get(sid)
+        if connection is None:
+            return error(ErrorCode.NOT_CONNECTED)
+        if extra:
+            return error(ErrorCode.INVALID_COMMAND, "sync takes one object")
+        resume = data.get("resume", {}) if isinstance(data, dict) else {}
+        if not isinstance(resume, dict):
+            return error(ErrorCode.INVALID_COMMAND, "resume: a map of stream -> last seq")
+        runtime = await self.hub.get(connection.assembly_id)
+        assert runtime is not None
+
+        def look(state: Any) -> dict[str, Any]:
+            now_ms = runtime.clock()
+            snapshots: dict[str, Any] = {}
+            events: list[dict[str, Any]] = []
+            for stream in sorted(connection.streams):
+                last = resume.get(stream)
+                missed = None
+                if isinstance(last, int) and not isinstance(last, bool) and last >= 0:
+                    missed = runtime.missed(stream, last)
+                if missed is None:
+                    snapshots[stream] = stream_view(
+                        state, runtime.id, stream, connection.audience, now_ms
+                    )
+                else:
+                    events.extend(
+                        replayed(state, d.payloads[connection.audience], connection.audience)
+                        for d in missed
+                    )
+            return {
+                "ok": True,
+                "you": connection.describe(state),
+                "server_time_ms": now_ms,
+                "snapshots": snapshots,
+                "events": events,
+            }
+
+        return await runtime.read(look)
+
+    async def command(self, event: str, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+        connection = self.fanout.connections.get(sid)
+        if connection is None:
+            return error(ErrorCode.NOT_CONNECTED)
+        if not connection.bucket.take():
+            self.metrics.refusals.labels(code=ErrorCode.RATE_LIMITED).inc()
+            return error(ErrorCode.RATE_LIMITED, "slow down: too many messages")
+        command_class = Command.registry.get(event)
+        if command_class is None:
+            self.metrics.refusals.labels(code=ErrorCode.UNKNOWN_COMMAND).inc()
+            return error(ErrorCode.UNKNOWN_COMMAND, f"no command named {event[:64]!r}")
+        self.metrics.commands.labels(command=event).inc()
+        # Several arguments in one message are refused below, as a payload that is no object.
+        command_or_error = self._parse(connection, command_class, (data, *extra) if extra else data)
+        if isinstance(command_or_error, dict):
+            self.metrics.refusals.labels(code=command_or_error["error"]).inc()
+            return command_or_error
+        runtime = await self.hub.get(connection.assembly_id)
+        assert runtime is not None
+        outcome = await runtime.submit(command_or_error, connection.actor)
+        if not outcome.ok:
+            self.metrics.refusals.labels(code=outcome.error).inc()
+        return outcome.ack()
+
+    def _parse(
+        self, connection: Connection, command_class: type[Command], data: Any
+    ) -> Command | dict[str, Any]:
+        fields = {} if data is None else data
+        try:
+            # Measured as UTF-8, as sent: escaping would count an emoji as 12 bytes, and a lone
+            # surrogate (valid as a JSON escape, not as text) fails here, not in the store.
+            size = len(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode())
+        except (TypeError, ValueError):
+            return error(ErrorCode.INVALID_COMMAND, "the payload is not JSON")
+        if size > self.settings.max_payload_bytes:
+            return error(
+                ErrorCode.PAYLOAD_TOO_LARGE,
+                f"payloads are capped at {self.settings.max_payload_bytes} bytes",
+            )
+        if not isinstance(fields, dict):
+            return error(ErrorCode.INVALID_COMMAND, "the payload must be a JSON object")
+        if "type" in fields:
+            return error(ErrorCode.INVALID_COMMAND, "type: the event name gives the command")
+        if issubclass(command_class, RoomCommand) and "room" not in fields:
+            # A juror acts in the room they sit in; saying so is optional.
+            room = self.hub_room_of(connection)
+            if room is not None:
+                fields = {**fields, "room": room}
+        try:
+            return decode_command({**fields, "type": command_class.name})
+        except ValidationError as problem:
+            return error(ErrorCode.INVALID_COMMAND, validation_detail(problem))
+
+    def hub_room_of(self, connection: Connection) -> str | None:
+        rooms = sorted(connection.streams - {ASSEMBLY_STREAM})
+        return rooms[0] if len(rooms) == 1 else None

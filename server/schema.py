@@ -1,0 +1,636 @@
+"""The socket protocol as one JSON Schema document (draft 2020-12), generated from the code.
+
+`protocol_schema()` is what `palabre schema` prints and what docs/protocol.md describes: the
+payload of every command a client sends (the socket event's name is the command), every event
+as the audiences receive it, the ack, `sync`, `moved`, `presence`, the connect `auth` and the
+snapshot views. Commands and events come from `facilitation.codec.json_schema`, so a field
+added to the core appears here by itself; the views are described from `server.views`, and
+tests/server/test_schema.py checks real snapshots against them.
+"""
+
+import copy
+from typing import Any
+
+from facilitation import ASSEMBLY_STREAM, Command, Event, RoomCommand
+from facilitation import ErrorCode as CoreErrorCode
+from facilitation.codec import json_schema
+from facilitation.events import (
+    AgendaItemAdded,
+    AnnouncementBroadcast,
+    ArgumentPosted,
+    FloorGranted,
+    HandRaised,
+    PollClosed,
+    PollOpened,
+    PostUnhidden,
+    RoomRulesChanged,
+    RoundClosed,
+    StatementMade,
+    VoteCast,
+)
+from facilitation.limits import MAX_LABEL_CHARS, MAX_TEXT_CHARS
+from server.audience import AUDIENCE_OF_ROLE
+from server.gateway import ErrorCode as EdgeCode
+from server.runtime import UNAVAILABLE
+from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES, Settings
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+ENVELOPE = ("room", "seq", "actor", "at_ms")
+
+# Codes an ack can carry besides the core's refusals.
+ACK_EDGE_CODES = (
+    EdgeCode.UNKNOWN_COMMAND,
+    EdgeCode.INVALID_COMMAND,
+    EdgeCode.PAYLOAD_TOO_LARGE,
+    EdgeCode.RATE_LIMITED,
+    EdgeCode.NOT_CONNECTED,
+    UNAVAILABLE,
+)
+# Codes a refused connection carries (the token codes are `server.invites`' own).
+CONNECT_CODES = (
+    "invalid_token",
+    "expired_token",
+    "revoked_token",
+    EdgeCode.ASSEMBLY_NOT_FOUND,
+    EdgeCode.PRIVATE_ASSEMBLY,
+    EdgeCode.UNKNOWN_PARTICIPANT,
+    EdgeCode.ROOM_NOT_FOUND,
+)
+# Values `server.views` writes from the state, which keeps them as plain strings.
+NODE_KINDS = ("question", "position", "argument", "reply")
+MODERATION_ACTIONS = ("hidden", "unhidden")
+AGENDA_STATUSES = ("pending", "running", "done")
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def command_def(name: str) -> str:
+    return f"command.{name}"
+
+
+def event_def(name: str) -> str:
+    return f"event.{name}"
+
+
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+NULL: dict[str, Any] = {"type": "null"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, NULL]}
+
+
+def array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def either(key: str, present: dict[str, Any], absent: dict[str, Any]) -> dict[str, Any]:
+    """`present` when the object has `key`, else `absent`: unlike oneOf, errors stay precise."""
+    return {"if": {"required": [key]}, "then": present, "else": absent}
+
+
+def by_ok(ok: dict[str, Any], refused: dict[str, Any]) -> dict[str, Any]:
+    """A reply told apart by `ok`."""
+    return {
+        "type": "object",
+        "required": ["ok"],
+        "properties": {"ok": BOOLEAN},
+        "if": {"properties": {"ok": {"const": True}}},
+        "then": ok,
+        "else": refused,
+    }
+
+
+def closed(
+    properties: dict[str, Any],
+    *,
+    optional: tuple[str, ...] = (),
+    title: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """An object with exactly these properties, all required but `optional`."""
+    schema: dict[str, Any] = {}
+    if title is not None:
+        schema["title"] = title
+    if description is not None:
+        schema["description"] = description
+    schema |= {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+    }
+    return schema
+
+
+class _Builder:
+    """Collects `$defs`, hoisting the definitions pydantic nests in each message's schema."""
+
+    def __init__(self) -> None:
+        self.defs: dict[str, Any] = {}
+        self._messages: dict[type[Any], dict[str, Any]] = {}
+
+    def add(self, name: str, schema: dict[str, Any]) -> None:
+        if name in self.defs and self.defs[name] != schema:
+            raise ValueError(f"two different definitions named {name!r}")
+        self.defs[name] = schema
+
+    def message(self, cls: type[Command] | type[Event]) -> dict[str, Any]:
+        """`codec.json_schema(cls)` without its nested `$defs` (hoisted to the document's)."""
+        schema = self._messages.get(cls)
+        if schema is None:
+            schema = json_schema(cls)
+            for name, nested in schema.pop("$defs", {}).items():
+                self.add(name, nested)
+            self._messages[cls] = schema
+        return copy.deepcopy(schema)
+
+    def field(self, cls: type[Command] | type[Event], name: str) -> dict[str, Any]:
+        """The schema of one field of a message, without its title and default."""
+        schema: dict[str, Any] = self.message(cls)["properties"][name]
+        return {k: v for k, v in schema.items() if k not in {"title", "default"}}
+
+
+def _command(builder: _Builder, cls: type[Command]) -> dict[str, Any]:
+    """What a client sends as the payload of the socket event named after the command."""
+    schema = builder.message(cls)
+    del schema["properties"]["type"]
+    optional = {"type", "room"} if issubclass(cls, RoomCommand) else {"type"}
+    schema["required"] = [name for name in schema["required"] if name not in optional]
+    note = "The payload of the socket event named after the command (no `type`)."
+    if issubclass(cls, RoomCommand):
+        note += (
+            " `room` may be left out by someone who follows exactly one room: the gateway"
+            " fills it in."
+        )
+    schema["description"] = (
+        f"{schema['description']}\n\n{note}" if "description" in schema else note
+    )
+    return schema
+
+
+def _event(builder: _Builder, cls: type[Event]) -> dict[str, Any]:
+    """An event as delivered: `codec.encode` writes every field, so every field is present."""
+    schema = builder.message(cls)
+    schema["required"] = list(schema["properties"])
+    if cls is PostUnhidden:
+        # The text comes back to every audience with the unhiding (`server.audience`).
+        schema["properties"]["text"] = builder.field(ArgumentPosted, "text")
+        schema["required"].append("text")
+    if cls in (HandRaised, RoomRulesChanged):
+        # Under the equity policy, the figures the queue is ordered by (`server.audience`).
+        schema["properties"]["spoken_ms"] = {
+            "description": (
+                "When the room's policy is equity: the speaking time across the assembly of"
+                " each queued juror, which the queue is ordered by."
+            ),
+            "type": "object",
+            "additionalProperties": COUNT,
+        }
+    if cls is RoundClosed:
+        schema["properties"]["returned"] = closed(
+            {"jurors": array(STRING), "facilitators": array(STRING)},
+            description="Who goes back to the plenary: everyone seated in the round's rooms.",
+        )
+        schema["required"].append("returned")
+    if cls is VoteCast:
+        return _vote_cast(builder, schema)
+    return schema
+
+
+def _vote_cast(builder: _Builder, open_ballot: dict[str, Any]) -> dict[str, Any]:
+    """An open ballot names the voter and the choices; a secret one shows only the totals."""
+    secret = copy.deepcopy(open_ballot)
+    secret["title"] = f"{open_ballot['title']} (secret ballot)"
+    secret["properties"] |= {
+        "actor": {"const": ""},
+        "choices": {"type": "array", "maxItems": 0},
+        "voters": builder.field(PollClosed, "voters") | {"minimum": 0},
+        "totals": builder.field(PollClosed, "totals"),
+    }
+    secret["required"] += ["voters", "totals"]
+    open_ballot["title"] = f"{open_ballot['title']} (open ballot)"
+    return {
+        "title": VoteCast.name,
+        "description": (
+            "A vote. In a secret poll every audience, moderators included, receives it"
+            " redacted: no actor, no choices, and the poll's `voters` and `totals` so far."
+        ),
+        **either("voters", secret, open_ballot),
+    }
+
+
+def _event_union() -> dict[str, Any]:
+    """Any event, told apart by its `type` (if/then gives a precise error, unlike oneOf)."""
+    names = list(Event.registry)
+    return {
+        "title": "event",
+        "description": "The payload of the server's `event` message: one event of one stream.",
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": names}},
+        "allOf": [
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": ref(event_def(name)),
+            }
+            for name in names
+        ],
+    }
+
+
+def _views(builder: _Builder) -> None:
+    """The snapshots of `server.views`, for each audience (observers' ids pseudonymised)."""
+    ids = array(STRING)
+    builder.add(
+        "assembly_view",
+        closed(
+            {
+                "id": STRING,
+                "seq": COUNT,
+                "title": STRING,
+                "public": BOOLEAN,
+                "pseudonymous": BOOLEAN,
+                "participants": {
+                    "description": (
+                        "Everyone but observers, by id (by pseudonym for observers of a"
+                        " pseudonymous assembly)."
+                    ),
+                    "type": "object",
+                    "additionalProperties": ref("participant_view"),
+                },
+                "round": nullable(ref("round_view")),
+                "announcements": array(
+                    closed(
+                        {
+                            "at_ms": INTEGER,
+                            "text": builder.field(AnnouncementBroadcast, "text"),
+                        }
+                    )
+                ),
+            },
+            title="assembly_view",
+            description="The snapshot of the assembly stream.",
+        ),
+    )
+    builder.add(
+        "participant_view",
+        closed(
+            {
+                "name": STRING,
+                "role": ref("Role"),
+                "room": nullable(STRING),
+                "attributes": {
+                    "description": "Balancing attributes: moderators only.",
+                    "type": "object",
+                    "additionalProperties": STRING,
+                },
+            },
+            optional=("attributes",),
+        ),
+    )
+    builder.add(
+        "round_view",
+        closed(
+            {
+                "id": STRING,
+                "started": BOOLEAN,
+                "deadline_ms": nullable(INTEGER),
+                "rooms": array(ref("ProposedRoom")),
+            },
+            description="The round proposed or running; null when none is.",
+        ),
+    )
+    rules = builder.message(RoomRulesChanged)
+    queue_entry = closed({"participant": STRING, "raised_at_ms": INTEGER})
+    builder.add(
+        "room_view",
+        closed(
+            {
+                "id": STRING,
+                "seq": COUNT,
+                "name": STRING,
+                "closed": BOOLEAN,
+                "locked": BOOLEAN,
+                "paused_at_ms": nullable(INTEGER),
+                "rules": closed(
+                    {
+                        name: builder.field(RoomRulesChanged, name)
+                        for name in rules["properties"]
+                        if name not in {"type", *ENVELOPE}
+                    }
+                ),
+                "jurors": ids,
+                "facilitators": ids,
+                "muted": ids,
+                "floor": nullable(ref("floor_view")),
+                "queue": array(queue_entry),
+                "replies": array(queue_entry),
+                "statements": array(ref("statement_view")),
+                "nodes": array(ref("node_view")),
+                "polls": array(ref("poll_view")),
+                "agenda": array(ref("agenda_item_view")),
+                "stats": {
+                    "description": (
+                        "Committed speaking figures of whoever spoke here, by participant: the"
+                        " live turn and hands still up are not counted in."
+                    ),
+                    "type": "object",
+                    "additionalProperties": ref("speaker_stats_view"),
+                },
+            },
+            title="room_view",
+            description="The snapshot of a room's stream.",
+        ),
+    )
+    builder.add(
+        "floor_view",
+        closed(
+            {
+                "turn_id": builder.field(FloorGranted, "turn_id"),
+                "speaker": builder.field(FloorGranted, "speaker"),
+                "kind": builder.field(FloorGranted, "kind"),
+                "started_at_ms": INTEGER,
+                "deadline_ms": builder.field(FloorGranted, "deadline_ms"),
+                "warning_at_ms": builder.field(FloorGranted, "warning_at_ms"),
+                "paused_ms": COUNT
+                | {"description": "Time the room was paused during this turn: not spoken."},
+                "nodes": ids,
+            }
+        ),
+    )
+    builder.add(
+        "statement_view",
+        closed(
+            {
+                "statement_id": builder.field(StatementMade, "statement_id"),
+                "turn_id": builder.field(StatementMade, "turn_id"),
+                "speaker": STRING,
+                "kind": builder.field(StatementMade, "kind"),
+                "text": builder.field(StatementMade, "text"),
+                "at_ms": INTEGER,
+            }
+        ),
+    )
+    builder.add(
+        "node_view",
+        closed(
+            {
+                "node_id": STRING,
+                "kind": {"enum": list(NODE_KINDS)},
+                "parent": nullable(STRING),
+                "stance": nullable(builder.field(ArgumentPosted, "stance")),
+                "author": STRING,
+                "text": {
+                    "description": "null when the post is hidden, except for moderators.",
+                    **nullable(STRING),
+                },
+                "posted_at_ms": INTEGER,
+                "hidden": BOOLEAN,
+                "moderation": array(
+                    closed(
+                        {
+                            "action": {"enum": list(MODERATION_ACTIONS)},
+                            "actor": STRING,
+                            "reason": STRING,
+                        }
+                    )
+                ),
+                "endorsers": ids,
+                "merged_into": nullable(STRING),
+                "turns": ids,
+            }
+        ),
+    )
+    builder.add(
+        "poll_view",
+        closed(
+            {
+                **{
+                    name: builder.field(PollOpened, name)
+                    for name in ("poll_id", "question", "kind", "options", "secret")
+                },
+                "open": BOOLEAN,
+                "voters": builder.field(PollClosed, "voters") | {"minimum": 0},
+                "totals": builder.field(PollClosed, "totals"),
+                "votes": {
+                    "description": "Each voter's choices; always empty for a secret poll.",
+                    "type": "object",
+                    "additionalProperties": builder.field(VoteCast, "choices"),
+                },
+            }
+        ),
+    )
+    builder.add(
+        "agenda_item_view",
+        closed(
+            {
+                **{
+                    name: builder.field(AgendaItemAdded, name)
+                    for name in ("item_id", "title", "duration_ms", "question_id")
+                },
+                "status": {"enum": list(AGENDA_STATUSES)},
+                "deadline_ms": nullable(INTEGER),
+            }
+        ),
+    )
+    builder.add(
+        "speaker_stats_view",
+        closed({"spoken_ms": COUNT, "turns": COUNT, "longest_wait_ms": COUNT}),
+    )
+    builder.add(
+        "snapshots",
+        {
+            "description": "Stream -> its snapshot: the assembly view, or a room view.",
+            "type": "object",
+            "properties": {ASSEMBLY_STREAM: ref("assembly_view")},
+            "additionalProperties": ref("room_view"),
+        },
+    )
+
+
+def _session(builder: _Builder) -> None:
+    """Connecting, acks, `sync`, and the server's `moved` and `presence` messages."""
+    error_codes = list(dict.fromkeys([*(code.value for code in CoreErrorCode), *ACK_EDGE_CODES]))
+    builder.add(
+        "error_code",
+        {
+            "description": "Every code an ack can carry: the core's refusals and the edge's.",
+            "enum": error_codes,
+        },
+    )
+    builder.add(
+        "ack_ok",
+        closed(
+            {
+                "ok": {"const": True},
+                "seq": COUNT
+                | {
+                    "description": (
+                        "The seq of the command's last event in its stream (the room, or the"
+                        " assembly); the stream's current seq when nothing changed."
+                    )
+                },
+            }
+        ),
+    )
+    builder.add(
+        "ack_error",
+        closed({"ok": {"const": False}, "error": ref("error_code"), "detail": STRING}),
+    )
+    builder.add(
+        "ack",
+        {"title": "ack", **by_ok(ref("ack_ok"), ref("ack_error"))},
+    )
+    builder.add(
+        "auth",
+        {
+            "title": "auth",
+            "description": "The socket.io `auth` of the connection.",
+            **either(
+                "token",
+                closed(
+                    {"token": STRING, "watch": STRING},
+                    optional=("watch",),
+                    title="invite",
+                    description="An invite token; `watch` is read for observers only.",
+                ),
+                closed(
+                    {"assembly": STRING, "watch": STRING},
+                    optional=("watch",),
+                    title="public observer",
+                    description="An anonymous observer of a public assembly (watch: plenary).",
+                ),
+            ),
+        },
+    )
+    builder.add(
+        "connect_error",
+        closed(
+            {
+                "message": {"enum": list(CONNECT_CODES)},
+                "data": closed({"error": {"enum": list(CONNECT_CODES)}, "detail": STRING}),
+            },
+            title="connect_error",
+            description="Why a connection was refused (socket.io's `connect_error`).",
+        ),
+    )
+    roles = sorted({role.value for role in AUDIENCE_OF_ROLE})
+    builder.add(
+        "you",
+        closed(
+            {
+                "assembly": STRING,
+                "participant": nullable(STRING),
+                "name": nullable(STRING),
+                "role": {"enum": roles},
+                "room": nullable(STRING),
+                "streams": unique_strings(),
+            },
+            description="Who the connection is and the streams it follows.",
+        ),
+    )
+    builder.add(
+        "sync_request",
+        closed(
+            {
+                "resume": {
+                    "description": "Stream -> the last seq applied from it.",
+                    "type": "object",
+                    "additionalProperties": COUNT,
+                }
+            },
+            optional=("resume",),
+            title="sync",
+        ),
+    )
+    builder.add(
+        "sync_ok",
+        closed(
+            {
+                "ok": {"const": True},
+                "you": ref("you"),
+                "server_time_ms": INTEGER,
+                "snapshots": ref("snapshots"),
+                "events": array(ref("event")),
+            }
+        ),
+    )
+    builder.add("sync_reply", {"title": "sync reply", **by_ok(ref("sync_ok"), ref("ack_error"))})
+    builder.add(
+        "moved",
+        closed(
+            {"you": ref("you"), "snapshots": ref("snapshots")},
+            title="moved",
+            description="The streams followed changed: snapshots of the newly followed ones.",
+        ),
+    )
+    builder.add(
+        "presence",
+        closed(
+            {"room": STRING, "present": unique_strings()},
+            title="presence",
+            description="Who is connected in a room (moderators and members only).",
+        ),
+    )
+
+
+def unique_strings() -> dict[str, Any]:
+    return {"type": "array", "items": STRING, "uniqueItems": True}
+
+
+def protocol_schema() -> dict[str, Any]:
+    """The whole socket protocol; `x-socket` maps each socket message to its definition."""
+    builder = _Builder()
+    client_events: dict[str, Any] = {
+        "sync": {"payload": "#/$defs/sync_request", "ack": "#/$defs/sync_reply"}
+    }
+    for name, command in Command.registry.items():
+        builder.add(command_def(name), _command(builder, command))
+        client_events[name] = {
+            "payload": f"#/$defs/{command_def(name)}",
+            "ack": "#/$defs/ack",
+            "roles": sorted(role.value for role in command.roles),
+        }
+    for name, event in Event.registry.items():
+        builder.add(event_def(name), _event(builder, event))
+    builder.add("event", _event_union())
+    _views(builder)
+    _session(builder)
+    document: dict[str, Any] = {
+        "$schema": DIALECT,
+        "title": "palabre socket protocol",
+        "description": (
+            "Definitions of every message of palabre's socket.io protocol and of its snapshots;"
+            " see docs/protocol.md. `x-socket` names the definition of each message."
+        ),
+        "x-socket": {
+            "connect": {"auth": "#/$defs/auth", "connect_error": "#/$defs/connect_error"},
+            "client_events": client_events,
+            "server_events": {
+                "event": "#/$defs/event",
+                "moved": "#/$defs/moved",
+                "presence": "#/$defs/presence",
+            },
+            "sse": {
+                "snapshot": ["#/$defs/assembly_view", "#/$defs/room_view"],
+                "event": "#/$defs/event",
+            },
+        },
+        "x-limits": {
+            "max_payload_bytes": MAX_PAYLOAD_BYTES,
+            "hard_message_limit_bytes": HARD_MESSAGE_LIMIT_BYTES,
+            "rate_per_second": Settings.model_fields["rate_per_second"].default,
+            "rate_burst": Settings.model_fields["rate_burst"].default,
+            "max_text_chars": MAX_TEXT_CHARS,
+            "max_label_chars": MAX_LABEL_CHARS,
+        },
+        "$defs": builder.defs,
+    }
+    # The parts above share some small dicts: give the caller a document of its own.
+    return copy.deepcopy(document)

@@ -1,0 +1,93 @@
+"""A read-only stream for anyone as Server-Sent Events: `id:` is the seq, resumable with
+Last-Event-ID, so a newsroom can follow a room with curl or any SSE client."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from facilitation import ASSEMBLY_STREAM, Assembly
+from server.audience import Audience, replayed
+from server.fanout import Fanout, stream_view
+from server.hub import Hub
+from server.invites import InviteRefused, Invites
+from server.metrics import Metrics
+
+# Tells proxies to keep the connection open between events.
+PING_SECONDS = 15
+
+
+def _last_seq(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+async def observer_stream(
+    request: Request, hub: Hub, invites: Invites, fanout: Fanout, metrics: Metrics
+) -> Response:
+    assembly_id = request.path_params["assembly"]
+    stream = request.path_params["stream"]
+    runtime = await hub.get(assembly_id)
+    if runtime is None:
+        return JSONResponse({"error": "assembly_not_found"}, status_code=404)
+    token = request.query_params.get("token")
+    if token is not None:
+        try:
+            invite = await invites.resolve(token)
+        except InviteRefused as refusal:
+            return JSONResponse({"error": refusal.code, "detail": refusal.detail}, 403)
+        if invite.assembly_id != assembly_id:
+            return JSONResponse({"error": "invalid_token"}, status_code=403)
+    elif not runtime.state.public:
+        return JSONResponse({"error": "private_assembly"}, status_code=403)
+    if stream != ASSEMBLY_STREAM and stream not in runtime.state.rooms:
+        return JSONResponse({"error": "room_not_found"}, status_code=404)
+
+    # Subscribe before reading, so nothing committed in between is missed; duplicates are
+    # dropped by seq below.
+    queue = fanout.subscribe(assembly_id, stream)
+    after = _last_seq(request)
+
+    def look(state: Assembly) -> tuple[int, list[dict[str, Any]] | None, dict[str, Any] | None]:
+        head = state.seqs.get(stream, 0)
+        missed = runtime.missed(stream, after) if after is not None else None
+        if missed is not None:
+            backlog = [
+                replayed(state, d.payloads[Audience.OBSERVER], Audience.OBSERVER) for d in missed
+            ]
+            return head, backlog, None
+        view = stream_view(state, assembly_id, stream, Audience.OBSERVER, runtime.clock())
+        return head, None, view
+
+    head, backlog, snapshot = await runtime.read(look)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        metrics.sse_streams.inc()
+        try:
+            last = head
+            if snapshot is not None:
+                yield ServerSentEvent(data=json.dumps(snapshot), event="snapshot", id=str(head))
+            for payload in backlog or []:
+                yield ServerSentEvent(
+                    data=json.dumps(payload), event="event", id=str(payload["seq"])
+                )
+            while True:
+                delivery = await queue.get()
+                if delivery is None:
+                    return
+                seq = delivery.record.event.seq
+                if seq <= last:
+                    continue
+                last = seq
+                payload = delivery.payloads[Audience.OBSERVER]
+                yield ServerSentEvent(data=json.dumps(payload), event="event", id=str(seq))
+        finally:
+            fanout.unsubscribe(assembly_id, stream, queue)
+            metrics.sse_streams.dec()
+
+    return EventSourceResponse(events(), ping=PING_SECONDS)

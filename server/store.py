@@ -1,0 +1,527 @@
+"""The durable log of every assembly, with snapshots and invite links, in SQLite or PostgreSQL."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    func,
+    make_url,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Column, Field, SQLModel, col, delete, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
+
+from facilitation.codec import decode_event, encode
+from facilitation.messages import Event
+from facilitation.record import GENESIS_HASH, canonical_json, chain_hash
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# How long a SQLite writer waits for another program's write lock (a second process, the alembic
+# command line, a backup) before failing: long enough to ride out a burst of commits, short
+# enough that a stuck writer surfaces as an error.
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+# Older snapshots are a fallback only while a newer one might be unreadable; a few suffice.
+SNAPSHOTS_KEPT = 3
+# The execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
+_SQLITE_BEGIN_IMMEDIATE = "palabre_sqlite_begin_immediate"
+
+
+class SeqConflict(Exception):
+    """Another writer took one of these seqs first: reload the assembly and decide again."""
+
+
+class AssemblyExists(Exception):
+    """An assembly with this id was created before."""
+
+
+class UnknownAssembly(LookupError):
+    """No assembly with this id was ever created."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every database: SQLite keeps no offset, so it is put back
+    on the way out, and a naive datetime (whose zone is a guess) is refused on the way in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps UTC instants only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _position_column() -> Column[int]:
+    # BIGINT for a log that only grows; but on SQLite only INTEGER PRIMARY KEY is the rowid,
+    # the column that numbers itself.
+    return Column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+class AssemblyRow(SQLModel, table=True):
+    __tablename__ = "assembly"
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "event"
+    __table_args__ = (
+        ForeignKeyConstraint(["assembly_id"], ["assembly.id"], name="fk_event_assembly"),
+        # Two writers that both saw the same head cannot both commit: the second one fails.
+        UniqueConstraint("assembly_id", "room", "seq", name="uq_event_stream_seq"),
+        Index("ix_event_assembly_position", "assembly_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_position_column())
+    assembly_id: str
+    room: str
+    seq: int
+    type: str
+    actor: str
+    at_ms: int = Field(sa_type=BigInteger)
+    body: str = Field(sa_type=Text)
+    prev_hash: str
+    hash: str
+
+
+class SnapshotRow(SQLModel, table=True):
+    __tablename__ = "snapshot"
+    __table_args__ = (
+        ForeignKeyConstraint(["assembly_id"], ["assembly.id"], name="fk_snapshot_assembly"),
+        Index("ix_snapshot_assembly_position", "assembly_id", "position"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_position_column())
+    assembly_id: str
+    position: int = Field(sa_type=BigInteger)
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class InviteRow(SQLModel, table=True):
+    __tablename__ = "invite"
+    __table_args__ = (
+        ForeignKeyConstraint(["assembly_id"], ["assembly.id"], name="fk_invite_assembly"),
+        UniqueConstraint("token_hash", name="uq_invite_token_hash"),
+        Index("ix_invite_assembly_id", "assembly_id"),
+    )
+
+    id: str = Field(primary_key=True)
+    assembly_id: str
+    participant_id: str | None = None
+    role: str
+    token_hash: str
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as committed: where it stands in the log and how it chains to its stream."""
+
+    position: int
+    event: Event
+    prev_hash: str
+    hash: str
+
+    def record(self) -> dict[str, Any]:
+        """The export form, as `facilitation.record.verify_chain` reads it."""
+        return {
+            "position": self.position,
+            "event": encode(self.event),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An invite link. Only a hash of its token is kept, so a leaked database opens no room."""
+
+    id: str
+    assembly_id: str
+    participant_id: str | None
+    role: str
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+def make_engine(database_url: str) -> AsyncEngine:
+    """The engine for a database URL, with SQLite set up for a durable, concurrent log."""
+    engine = create_async_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Pragmas hold per connection (WAL aside, which the file remembers), so every connection the
+    # pool opens gets them: WAL lets readers go on while one writes; synchronous=FULL syncs the
+    # WAL on each commit, so an acknowledged event survives a power cut; SQLite ignores foreign
+    # keys unless asked; and busy_timeout makes a writer wait for the lock instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+    # The sqlite3 driver's own BEGIN is deferred and skipped before a SELECT; it is left to
+    # `_on_sqlite_begin` instead.
+    dbapi_connection.isolation_level = None
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once ("database is locked") if
+    # another connection committed in between; busy_timeout cannot help it. A write transaction
+    # therefore takes the write lock up front, waiting its turn; reads stay deferred.
+    if connection.get_execution_options().get(_SQLITE_BEGIN_IMMEDIATE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _make_sqlite_folder(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.query.get("uri"):
+        return
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # env.py runs the migrations on this connection, inside the caller's transaction.
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _inserted(position: int | None) -> int:
+    # The models allow None only for a row that was never inserted.
+    assert position is not None
+    return position
+
+
+def _select_stored() -> Select[int | None, str, str, str]:
+    return select(col(EventRow.id), EventRow.body, EventRow.prev_hash, EventRow.hash)
+
+
+def _stored(position: int | None, body: str, prev_hash: str, hash_: str) -> StoredEvent:
+    return StoredEvent(_inserted(position), decode_event(json.loads(body)), prev_hash, hash_)
+
+
+def _invite(row: InviteRow) -> Invite:
+    return Invite(
+        id=row.id,
+        assembly_id=row.assembly_id,
+        participant_id=row.participant_id,
+        role=row.role,
+        token_hash=row.token_hash,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class Store:
+    """The log, snapshots and invites of every assembly, in one database.
+
+    `start` creates the engine and brings the schema to the latest migration; `close` lets go
+    of every connection.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._engine: AsyncEngine | None = None
+        self._reads: async_sessionmaker[AsyncSession] | None = None
+        self._writes: async_sessionmaker[AsyncSession] | None = None
+        self._write_lock: asyncio.Lock | None = None
+
+    async def start(self) -> None:
+        if self._engine is not None:
+            return
+        _make_sqlite_folder(self.database_url)
+        engine = make_engine(self.database_url)
+        writer = engine.execution_options(**{_SQLITE_BEGIN_IMMEDIATE: True})
+        try:
+            async with writer.begin() as connection:
+                await connection.run_sync(_upgrade_to_head)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        self._reads = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._writes = async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False)
+        if engine.dialect.name == "sqlite":
+            # SQLite has one writer at a time anyway: queueing this process's writers here
+            # spares them busy_timeout's sleep-and-retry polling.
+            self._write_lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = self._reads = self._writes = self._write_lock = None
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        if self._reads is None:
+            raise RuntimeError("the store is not started")
+        async with self._reads() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        if self._writes is None:
+            raise RuntimeError("the store is not started")
+        turn: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
+        async with turn, self._writes() as session, session.begin():
+            yield session
+
+    async def create_assembly(self, assembly_id: str) -> None:
+        try:
+            async with self._writing() as session:
+                session.add(AssemblyRow(id=assembly_id, created_at=datetime.now(UTC)))
+        except IntegrityError as error:
+            raise AssemblyExists(assembly_id) from error
+
+    async def assembly_ids(self) -> list[str]:
+        async with self._reading() as session:
+            query = select(AssemblyRow.id).order_by(
+                col(AssemblyRow.created_at), col(AssemblyRow.id)
+            )
+            return list(await session.exec(query))
+
+    async def append(
+        self, assembly_id: str, events: Sequence[Event], *, expected_position: int | None = None
+    ) -> list[StoredEvent]:
+        """Append a batch of events (of any streams, each in seq order) in one transaction.
+
+        Raises `SeqConflict`, writing nothing, when an event's seq does not follow its stream's
+        last one (another writer was first, or the caller's state is behind), or when
+        `expected_position` is given and is no longer the assembly's last position.
+        """
+        if not events:
+            return []
+        try:
+            async with self._writing() as session:
+                await self._lock_assembly(session, assembly_id)
+                if expected_position is not None:
+                    last = await session.exec(
+                        select(func.max(EventRow.id)).where(EventRow.assembly_id == assembly_id)
+                    )
+                    if (last.one() or 0) != expected_position:
+                        raise SeqConflict(f"{assembly_id} has moved past {expected_position}")
+                rows = await self._chain(session, assembly_id, events)
+                session.add_all(rows)
+                await session.flush()
+        except IntegrityError as error:
+            # The assembly's row lock makes this rare: only a writer that skipped it gets here.
+            raise SeqConflict(f"{assembly_id}: {error.orig}") from error
+        return [
+            StoredEvent(_inserted(row.id), event, row.prev_hash, row.hash)
+            for row, event in zip(rows, events, strict=True)
+        ]
+
+    async def _lock_assembly(self, session: AsyncSession, assembly_id: str) -> None:
+        # Holding the assembly's row until commit serialises its writers, so positions (taken
+        # from a sequence at insert time) increase in commit order: a reader that saw position
+        # P will never see a smaller one appear later. SQLite's single writer gives this anyway.
+        found = await session.exec(
+            select(AssemblyRow.id)
+            .where(AssemblyRow.id == assembly_id)
+            .with_for_update(key_share=True)
+        )
+        if found.first() is None:
+            raise UnknownAssembly(assembly_id)
+
+    async def _chain(
+        self, session: AsyncSession, assembly_id: str, events: Sequence[Event]
+    ) -> list[EventRow]:
+        heads: dict[str, tuple[int, str]] = {}
+        rows = []
+        for item in events:
+            if item.room not in heads:
+                heads[item.room] = await self._head(session, assembly_id, item.room)
+            last_seq, prev_hash = heads[item.room]
+            if item.seq != last_seq + 1:
+                raise SeqConflict(f"{assembly_id}/{item.room}: seq {item.seq} after {last_seq}")
+            encoded = encode(item)
+            hash_ = chain_hash(prev_hash, encoded)
+            rows.append(
+                EventRow(
+                    assembly_id=assembly_id,
+                    room=item.room,
+                    seq=item.seq,
+                    type=item.name,
+                    actor=item.actor,
+                    at_ms=item.at_ms,
+                    body=canonical_json(encoded).decode(),
+                    prev_hash=prev_hash,
+                    hash=hash_,
+                )
+            )
+            heads[item.room] = (item.seq, hash_)
+        return rows
+
+    @staticmethod
+    async def _head(session: AsyncSession, assembly_id: str, room: str) -> tuple[int, str]:
+        found = await session.exec(
+            select(EventRow.seq, EventRow.hash)
+            .where(EventRow.assembly_id == assembly_id, EventRow.room == room)
+            .order_by(col(EventRow.seq).desc())
+            .limit(1)
+        )
+        head = found.first()
+        return (0, GENESIS_HASH) if head is None else (head[0], head[1])
+
+    async def events(self, assembly_id: str, *, after_position: int = 0) -> list[StoredEvent]:
+        """Every event of the assembly after a position, in commit order."""
+        async with self._reading() as session:
+            found = await session.exec(
+                _select_stored()
+                .where(EventRow.assembly_id == assembly_id, col(EventRow.id) > after_position)
+                .order_by(col(EventRow.id))
+            )
+            return [_stored(*row) for row in found]
+
+    async def stream_events(
+        self, assembly_id: str, room: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """One stream's events after a seq, in seq order."""
+        async with self._reading() as session:
+            found = await session.exec(
+                _select_stored()
+                .where(
+                    EventRow.assembly_id == assembly_id,
+                    EventRow.room == room,
+                    col(EventRow.seq) > after_seq,
+                )
+                .order_by(col(EventRow.seq))
+                .limit(limit)
+            )
+            return [_stored(*row) for row in found]
+
+    async def stream_head(self, assembly_id: str, room: str) -> tuple[int, str]:
+        """The last seq and hash of a stream: `(0, GENESIS_HASH)` before its first event."""
+        async with self._reading() as session:
+            return await self._head(session, assembly_id, room)
+
+    async def save_snapshot(self, assembly_id: str, position: int, state: dict[str, Any]) -> None:
+        """Keep the state as of `position`, dropping all but the latest few snapshots."""
+        async with self._writing() as session:
+            session.add(
+                SnapshotRow(
+                    assembly_id=assembly_id,
+                    position=position,
+                    body=json.dumps(state, separators=(",", ":"), ensure_ascii=False),
+                    created_at=datetime.now(UTC),
+                )
+            )
+            await session.flush()
+            kept = (
+                select(SnapshotRow.id)
+                .where(SnapshotRow.assembly_id == assembly_id)
+                .order_by(col(SnapshotRow.position).desc(), col(SnapshotRow.id).desc())
+                .limit(SNAPSHOTS_KEPT)
+            )
+            await session.exec(
+                delete(SnapshotRow).where(
+                    col(SnapshotRow.assembly_id) == assembly_id,
+                    col(SnapshotRow.id).not_in(kept.scalar_subquery()),
+                )
+            )
+
+    async def latest_snapshot(self, assembly_id: str) -> tuple[int, dict[str, Any]] | None:
+        """The snapshot with the highest position, as `(position, state)`."""
+        async with self._reading() as session:
+            found = await session.exec(
+                select(SnapshotRow.position, SnapshotRow.body)
+                .where(SnapshotRow.assembly_id == assembly_id)
+                .order_by(col(SnapshotRow.position).desc(), col(SnapshotRow.id).desc())
+                .limit(1)
+            )
+            latest = found.first()
+            if latest is None:
+                return None
+            position, body = latest
+            state: dict[str, Any] = json.loads(body)
+            return position, state
+
+    async def add_invite(self, invite: Invite) -> None:
+        async with self._writing() as session:
+            session.add(
+                InviteRow(
+                    id=invite.id,
+                    assembly_id=invite.assembly_id,
+                    participant_id=invite.participant_id,
+                    role=invite.role,
+                    token_hash=invite.token_hash,
+                    created_at=invite.created_at,
+                    expires_at=invite.expires_at,
+                    revoked_at=invite.revoked_at,
+                )
+            )
+
+    async def invite_by_hash(self, token_hash: str) -> Invite | None:
+        """The invite with this token hash, revoked or expired ones included: the caller decides."""
+        async with self._reading() as session:
+            found = await session.exec(select(InviteRow).where(InviteRow.token_hash == token_hash))
+            row = found.first()
+            return None if row is None else _invite(row)
+
+    async def invites(self, assembly_id: str) -> list[Invite]:
+        """Every invite of the assembly, oldest first."""
+        async with self._reading() as session:
+            found = await session.exec(
+                select(InviteRow)
+                .where(InviteRow.assembly_id == assembly_id)
+                .order_by(col(InviteRow.created_at), col(InviteRow.id))
+            )
+            return [_invite(row) for row in found]
+
+    async def revoke_invite(self, invite_id: str, at: datetime) -> bool:
+        """Mark an invite revoked; False when there is no such invite or it already was."""
+        async with self._writing() as session:
+            result = await session.exec(
+                update(InviteRow)
+                .where(col(InviteRow.id) == invite_id, col(InviteRow.revoked_at).is_(None))
+                .values(revoked_at=at)
+            )
+            return result.rowcount == 1

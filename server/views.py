@@ -1,0 +1,196 @@
+"""Snapshots: what a viewer sees of the assembly and of a room at one seq, as plain JSON.
+
+A client starts from a snapshot and applies the events that follow it; the audiences and their
+redactions are the same as the events' (see `server.audience`).
+"""
+
+from typing import Any
+
+from facilitation import ASSEMBLY_STREAM, Assembly, Role
+from facilitation.polls import totals
+from facilitation.state import Room
+from server.audience import Audience, pseudonymise, pseudonyms
+
+
+def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict[str, Any]:
+    current = state.current_round()
+    view = {
+        "id": assembly_id,
+        "seq": state.seqs.get(ASSEMBLY_STREAM, 0),
+        "title": state.title,
+        "public": state.public,
+        "pseudonymous": state.pseudonymous,
+        "participants": {
+            p.id: {
+                "name": p.pseudonym
+                if audience is Audience.OBSERVER and state.pseudonymous and p.role is Role.JUROR
+                else p.display_name,
+                "role": p.role.value,
+                "room": p.room,
+                **({"attributes": p.attributes} if audience is Audience.MODERATOR else {}),
+            }
+            for p in state.participants.values()
+            if p.role is not Role.OBSERVER
+        },
+        "round": None
+        if current is None
+        else {
+            "id": current.id,
+            "started": current.started,
+            "deadline_ms": current.deadline_ms,
+            "rooms": [
+                {
+                    "room_id": room.room_id,
+                    "name": room.name,
+                    "jurors": list(room.jurors),
+                    "facilitators": list(room.facilitators),
+                }
+                for room in current.rooms
+            ],
+        },
+        "announcements": [{"at_ms": at, "text": text} for at, text in state.announcements],
+    }
+    return _redact(state, view, audience)
+
+
+def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) -> dict[str, Any]:
+    room = state.rooms[room_id]
+    view = {
+        "id": room.id,
+        "seq": state.seqs.get(room.id, 0),
+        "name": room.name,
+        "closed": room.closed,
+        "locked": room.locked,
+        "paused_at_ms": room.paused_at_ms,
+        "rules": {
+            "turn_limit_ms": room.rules.turn_limit_ms,
+            "warning_ms": room.rules.warning_ms,
+            "reply_limit_ms": room.rules.reply_limit_ms,
+            "replies_per_turn": room.rules.replies_per_turn,
+            "policy": room.rules.policy,
+            "auto": room.rules.auto,
+        },
+        "jurors": sorted(room.jurors),
+        "facilitators": sorted(room.facilitators),
+        "muted": sorted(room.muted),
+        "floor": None
+        if room.floor is None
+        else {
+            "turn_id": room.floor.id,
+            "speaker": room.floor.speaker,
+            "kind": room.floor.kind,
+            "started_at_ms": room.floor.started_at_ms,
+            "deadline_ms": room.floor.deadline_ms,
+            "warning_at_ms": room.floor.warning_at_ms,
+            # Paused time is not spoken time: a client needs it to count the live turn.
+            "paused_ms": room.floor.paused_ms,
+            "nodes": list(room.floor.nodes),
+        },
+        "queue": [
+            {"participant": e.participant, "raised_at_ms": e.raised_at_ms} for e in room.queue
+        ],
+        "replies": [
+            {"participant": e.participant, "raised_at_ms": e.raised_at_ms} for e in room.replies
+        ],
+        "statements": [
+            {
+                "statement_id": s.id,
+                "turn_id": s.turn_id,
+                "speaker": s.speaker,
+                "kind": s.kind,
+                "text": s.text,
+                "at_ms": s.at_ms,
+            }
+            for s in room.statements
+        ],
+        "nodes": [_node_view(room, node_id, audience) for node_id in room.nodes],
+        "polls": [_poll_view(room, poll_id) for poll_id in room.polls],
+        "agenda": [
+            {
+                "item_id": item.id,
+                "title": item.title,
+                "duration_ms": item.duration_ms,
+                "question_id": item.question_id,
+                "status": item.status,
+                "deadline_ms": item.deadline_ms,
+            }
+            for item in room.agenda
+        ],
+        # Committed figures only (no live turn, no hand still waiting): a client adds events to
+        # them and derives the fairness figures (Gini, who has not spoken) itself.
+        "stats": {
+            participant: {
+                "spoken_ms": stats.spoken_ms,
+                "turns": stats.turns,
+                "longest_wait_ms": stats.longest_wait_ms,
+            }
+            for participant, stats in room.stats.items()
+        },
+    }
+    return _redact(state, view, audience)
+
+
+def _node_view(room: Room, node_id: str, audience: Audience) -> dict[str, Any]:
+    node = room.nodes[node_id]
+    # Hidden text stays in the log for the record; only moderators are shown it live.
+    show_text = not node.hidden or audience is Audience.MODERATOR
+    return {
+        "node_id": node.id,
+        "kind": node.kind,
+        "parent": node.parent,
+        "stance": node.stance,
+        "author": node.author,
+        "text": node.text if show_text else None,
+        "posted_at_ms": node.posted_at_ms,
+        "hidden": node.hidden,
+        "moderation": [
+            {"action": action, "actor": actor, "reason": reason}
+            for action, actor, reason in node.moderation
+        ],
+        "endorsers": sorted(node.endorsers),
+        "merged_into": node.merged_into,
+        "turns": list(node.turns),
+    }
+
+
+def _poll_view(room: Room, poll_id: str) -> dict[str, Any]:
+    poll = room.polls[poll_id]
+    return {
+        "poll_id": poll.id,
+        "question": poll.question,
+        "kind": poll.kind,
+        "options": list(poll.options),
+        "secret": poll.secret,
+        "open": poll.open,
+        "voters": len(poll.votes),
+        "totals": list(totals(poll)),
+        # An open ballot is public; a secret one shows only its totals.
+        "votes": {} if poll.secret else {voter: list(c) for voter, c in poll.votes.items()},
+    }
+
+
+# Lists of jurors that stand for sets, sorted by id in every view.
+SORTED_ID_LISTS = frozenset({"jurors", "muted", "endorsers"})
+
+
+def _redact(state: Assembly, view: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    if audience is not Audience.OBSERVER:
+        return view
+    names = pseudonyms(state)
+    redacted: dict[str, Any] = pseudonymise(view, names)
+    # Pseudonyms sort differently from the ids they replace; sorting them again keeps an
+    # observer's sets in the order a client that only knows the pseudonyms keeps them in.
+    return _sorted_again(redacted) if names else redacted
+
+
+def _sorted_again(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            key: sorted(value)
+            if key in SORTED_ID_LISTS and isinstance(value, list)
+            else _sorted_again(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_sorted_again(item) for item in data]
+    return data

@@ -1,0 +1,255 @@
+"""Whatever a client sends, it gets a clear answer, nothing changes unless the command is valid,
+and the server goes on serving everyone else."""
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from itsdangerous import URLSafeSerializer
+
+from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Command, Role
+from facilitation.events import PositionPosted
+from facilitation.limits import MAX_TEXT_CHARS
+from server.invites import SALT
+from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES
+from tests.server.harness import (
+    WAIT_SECONDS,
+    Client,
+    LiveServer,
+    connect_refusal,
+    connected,
+    demo_people,
+    event_stream,
+    plausible,
+    serving,
+    settings_for,
+)
+
+# A value no field of any command accepts: not a string, number, boolean, list of those or map
+# of strings.
+WRONG_TYPE = [{"nested": True}]
+NOT_OBJECTS: list[Any] = [[{"room": PLENARY_ROOM}], "raise_hand", 42, 4.2, True, b"\x00\xff"]
+GARBAGE_NAMES = [
+    "",
+    "RaiseHand",
+    "raise-hand",
+    "raise_hand ",
+    "💥",
+    "\x00",
+    "../../etc",
+    "x" * 5_000,
+]
+MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)> &amp; &lt;b&gt; \' " `'
+
+
+@pytest.fixture
+async def server(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    # These tests send hundreds of messages from one client: lift the rate limit.
+    async with serving(settings_for(database_url, tmp_path, rate_burst=10_000)) as live:
+        yield live
+
+
+@dataclass
+class Room:
+    """A juror who misbehaves and others who watch, with the stream heads before it began."""
+
+    sender: Client
+    witnesses: list[Client]
+    heads: dict[str, int]
+
+    async def nothing_happened_and_others_are_served(self) -> None:
+        for client in (self.sender, *self.witnesses):
+            assert client.last == self.heads
+            assert all(events == [] for events in client.applied.values())
+        other = self.witnesses[0]
+        ack = await other.send("raise_hand")
+        assert ack == {"ok": True, "seq": self.heads[PLENARY_ROOM] + 1}
+        for client in (self.sender, *self.witnesses):
+            await client.wait_seq(PLENARY_ROOM, ack["seq"])
+            assert client.types(PLENARY_ROOM) == ["hand_raised"]
+            assert client.applied[ASSEMBLY_STREAM] == []
+
+
+@pytest.fixture
+async def room(server: LiveServer) -> AsyncIterator[Room]:
+    tokens = await demo_people(server.organiser, jurors=2)
+    async with (
+        connected(server.url, token=tokens["j1"]) as sender,
+        connected(server.url, token=tokens["j2"]) as juror,
+        connected(server.url, token=tokens["f1"]) as facilitator,
+        connected(server.url, token=tokens["obs"]) as observer,
+    ):
+        yield Room(sender, [juror, facilitator, observer], dict(sender.last))
+
+
+def refused(ack: Any, code: str, why: Any = None) -> None:
+    assert isinstance(ack, dict), (why, ack)
+    assert (ack.get("ok"), ack.get("error")) == (False, code), (why, ack)
+    assert ack["detail"], (why, ack)
+
+
+async def test_malformed_payloads_of_every_command_are_refused_and_change_nothing(
+    room: Room,
+) -> None:
+    sender = room.sender
+    for name, command in Command.registry.items():
+        fields = plausible(name)
+        ack = await sender.send(name, **fields, colour="red")
+        refused(ack, "invalid_command", (name, "extra"))
+        assert "colour" in ack["detail"]
+        ack = await sender.send(name, **fields, type="grant_floor")
+        refused(ack, "invalid_command", (name, "type"))
+        for field in dataclasses.fields(command):
+            wrong = {**fields, field.name: WRONG_TYPE}
+            ack = await sender.send(name, **wrong)
+            refused(ack, "invalid_command", (name, field.name, "wrong type"))
+            assert field.name in ack["detail"], (name, ack)
+            required = field.default is dataclasses.MISSING
+            # A room left out is the sender's own room: that is not a mistake.
+            if required and field.name != "room":
+                missing = {k: v for k, v in fields.items() if k != field.name}
+                ack = await sender.send(name, **missing)
+                refused(ack, "invalid_command", (name, field.name, "missing"))
+                assert field.name in ack["detail"], (name, ack)
+        for payload in NOT_OBJECTS:
+            refused(await sender.raw(name, payload), "invalid_command", (name, payload))
+    await room.nothing_happened_and_others_are_served()
+
+
+async def test_garbage_gets_a_clear_code_and_the_server_keeps_serving(room: Room) -> None:
+    sender = room.sender
+    for name in GARBAGE_NAMES:
+        ack = await sender.raw(name, plausible("raise_hand"))
+        refused(ack, "unknown_command", name)
+        assert len(ack["detail"]) < 100, "the detail does not echo a long name back"
+    # Text that is no Unicode at all (a lone surrogate travels fine as a JSON escape).
+    refused(await sender.send("speak", text="\ud800 hi"), "invalid_command", "surrogate")
+    refused(await sender.raw("speak", "\x00\xff\ufffe"), "invalid_command", "garbage string")
+    # Several arguments in one message, to a command and to sync.
+    many = await sender.sio.call("raise_hand", ({"room": PLENARY_ROOM}, "more"), timeout=5)
+    refused(many, "invalid_command", "several arguments")
+    refused(await sender.sio.call("sync", ({}, 1), timeout=5), "invalid_command", "sync args")
+    refused(await sender.raw("sync", {"resume": ["plenary"]}), "invalid_command", "resume")
+    # Events named like socket.io's own: an event, not a connection or a departure.
+    refused(await sender.raw("connect", {"assembly": "jury"}), "unknown_command", "connect")
+    refused(await sender.raw("disconnect", "bye"), "unknown_command", "disconnect")
+    await room.nothing_happened_and_others_are_served()
+    # The sender is still who they were, still connected, still heard.
+    assert (await sender.send("raise_hand"))["ok"]
+    assert sorted(room.witnesses[1].presence[PLENARY_ROOM]) == ["f1", "j1", "j2"]
+
+
+async def test_oversize_payloads_are_refused_and_abuse_is_cut_off(room: Room) -> None:
+    sender = room.sender
+    over = "x" * (MAX_PAYLOAD_BYTES + 1)
+    refused(await sender.send("speak", text=over), "payload_too_large", "text")
+    refused(await sender.send("raise_hand", note=over), "payload_too_large", "extra field")
+    refused(await sender.raw("speak", over), "payload_too_large", "a string")
+    refused(await sender.raw("nonsense", {"text": over}), "unknown_command", "unknown first")
+    await room.nothing_happened_and_others_are_served()
+
+    # The cap counts bytes as sent: the longest post, in emoji, is well under it.
+    longest = "🗳" * MAX_TEXT_CHARS
+    facilitator = room.witnesses[1]
+    assert (await facilitator.send("interject", room=PLENARY_ROOM, text=longest))["ok"]
+
+    # Beyond the transport's hard limit the server hangs up on the sender, and only on them.
+    gone = asyncio.Event()
+    sender.sio.on("disconnect", lambda *reason: gone.set())
+    await sender.sio.emit("speak", {"text": "x" * (HARD_MESSAGE_LIMIT_BYTES + 1)})
+    await asyncio.wait_for(gone.wait(), WAIT_SECONDS)
+    ack = await facilitator.send("interject", room=PLENARY_ROOM, text="Carry on.")
+    assert ack["ok"], ack
+    for witness in room.witnesses:
+        await witness.wait_seq(PLENARY_ROOM, ack["seq"])
+
+
+async def test_a_client_sending_too_fast_is_told_rate_limited(
+    database_url: str, tmp_path: Path
+) -> None:
+    burst = 3
+    settings = settings_for(database_url, tmp_path, rate_burst=burst, rate_per_second=0.01)
+    async with serving(settings) as server:
+        tokens = await demo_people(server.organiser)
+        async with (
+            connected(server.url, token=tokens["j1"]) as hasty,
+            connected(server.url, token=tokens["j2"]) as calm,
+        ):
+            acks = [await hasty.send("raise_hand") for _ in range(burst)]
+            assert acks[0]["ok"] and [a["error"] for a in acks[1:]] == ["already_in_queue"] * 2
+            refused(await hasty.send("lower_hand"), "rate_limited")
+            refused(await hasty.raw("nonsense", {}), "rate_limited")
+            # Only the hasty one is slowed down.
+            assert (await calm.send("raise_hand"))["ok"]
+
+
+async def test_bad_invite_tokens_are_refused_at_connect_with_their_code(
+    server: LiveServer,
+) -> None:
+    tokens = await demo_people(server.organiser)
+    invites = server.palabre.invites
+    now = datetime.now(UTC)
+    _, expired = await invites.issue("jury", "j1", Role.JUROR, now=now - timedelta(days=365))
+    revoked_invite, revoked = await invites.issue("jury", "j2", Role.JUROR, now=now)
+    assert await server.organiser.revoke(revoked_invite.id)
+    forged = str(URLSafeSerializer("not-our-key", salt=SALT).dumps("some-invite"))
+    unknown = invites.token("an-invite-never-issued")
+
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"token": "garbage"}, "invalid_token"),
+        ({"token": ""}, "invalid_token"),
+        ({"token": 12345}, "invalid_token"),
+        ({"token": tokens["j1"][:-3]}, "invalid_token"),
+        ({"token": forged}, "invalid_token"),
+        ({"token": unknown}, "invalid_token"),
+        ({"token": expired}, "expired_token"),
+        ({"token": revoked}, "revoked_token"),
+        ({}, "assembly_not_found"),
+        ({"assembly": "no-such-jury"}, "assembly_not_found"),
+        ({"assembly": "jury", "watch": "no-such-room"}, "room_not_found"),
+    ]
+    for auth, code in cases:
+        refusal = await connect_refusal(server.url, **auth)
+        assert refusal["message"] == code, (auth, refusal)
+        assert refusal["data"]["error"] == code, (auth, refusal)
+        assert refusal["data"]["detail"], (auth, refusal)
+    for token, code in ((expired, "expired_token"), (revoked, "revoked_token")):
+        url = f"{server.url}/assemblies/jury/streams/{PLENARY_ROOM}"
+        async with event_stream(url, token=token) as stream:
+            assert (stream.status, stream.refusal["error"]) == (403, code)
+
+    # The valid link still opens the room, and a refusal left nothing behind.
+    async with connected(server.url, token=tokens["j1"]) as juror:
+        assert juror.you["participant"] == "j1"
+        assert len(server.palabre.fanout.connections) == 1
+
+
+async def test_markup_in_a_post_is_kept_and_sent_back_verbatim(server: LiveServer) -> None:
+    tokens = await demo_people(server.organiser)
+    url = f"{server.url}/assemblies/jury/streams/{PLENARY_ROOM}"
+    async with (
+        connected(server.url, token=tokens["f1"]) as f1,
+        connected(server.url, token=tokens["j1"]) as j1,
+        connected(server.url, token=tokens["j2"]) as j2,
+        event_stream(url) as feed,
+    ):
+        question = await f1.send("pose_question", room=PLENARY_ROOM, text=f"Q: {MARKUP}")
+        position = await j1.send("post_position", question_id=f"n{question['seq']}", text=MARKUP)
+        assert position["ok"], position
+        await j2.wait_seq(PLENARY_ROOM, position["seq"])
+        await feed.wait_id(position["seq"])
+        for payload in (j2.applied[PLENARY_ROOM][-1], feed.events()[-1]):
+            assert payload["text"] == MARKUP
+        async with connected(server.url, assembly="jury") as latecomer:
+            texts = [node["text"] for node in latecomer.snapshots[PLENARY_ROOM]["nodes"]]
+        assert texts == [f"Q: {MARKUP}", MARKUP]
+    (stored,) = await server.palabre.store.stream_events(
+        "jury", PLENARY_ROOM, after_seq=position["seq"] - 1
+    )
+    assert isinstance(stored.event, PositionPosted)
+    assert stored.event.text == MARKUP

@@ -1,0 +1,80 @@
+"""Redaction holds however an event reaches a viewer: live, in a snapshot, or replayed."""
+
+from pathlib import Path
+
+from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Role
+from facilitation.commands import (
+    AddParticipant,
+    CreateAssembly,
+    HidePost,
+    PoseQuestion,
+    PostPosition,
+    RaiseHand,
+)
+from facilitation.events import PositionPosted, QuestionPosed
+from server.audience import Audience, payloads, replayed
+from tests.core.builders import World, only
+from tests.server.harness import LiveServer, connected, demo_people, settings_for
+
+
+def pseudonymous_world(juror_id: str) -> World:
+    world = World()
+    world.run(SYSTEM_ACTOR, CreateAssembly(title="Jury", pseudonymous=True))
+    world.add("f1", Role.FACILITATOR)
+    world.run(
+        SYSTEM_ACTOR,
+        AddParticipant(participant=juror_id, display_name="Ana Real", role=Role.JUROR),
+    )
+    return world
+
+
+def test_a_juror_whose_id_is_a_field_name_renames_no_field() -> None:
+    world = pseudonymous_world("seq")
+    (event,) = world.run("seq", RaiseHand(room=PLENARY_ROOM))
+
+    observed = payloads(world.state, event)[Audience.OBSERVER]
+
+    assert observed["seq"] == event.seq
+    assert observed["participant"] == "Juror 1"
+    assert "Juror 1" not in {key for key in observed if key != "participant"}
+
+
+def test_a_post_hidden_since_it_was_sent_is_replayed_without_its_text() -> None:
+    world = pseudonymous_world("ana")
+    question = only(world.run("f1", PoseQuestion(room=PLENARY_ROOM, text="Rents?")), QuestionPosed)
+    (posted,) = world.run(
+        "ana", PostPosition(room=PLENARY_ROOM, question_id=question.node_id, text="insult")
+    )
+    assert isinstance(posted, PositionPosted)
+    sent = payloads(world.state, posted)
+    world.run("f1", HidePost(room=PLENARY_ROOM, node_id=posted.node_id, reason="abusive"))
+
+    for audience in (Audience.MEMBER, Audience.OBSERVER):
+        assert replayed(world.state, sent[audience], audience)["text"] == ""
+    assert replayed(world.state, sent[Audience.MODERATOR], Audience.MODERATOR)["text"] == "insult"
+
+
+async def test_an_observer_resuming_never_receives_a_hidden_posts_text(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    server = LiveServer(settings_for(sqlite_url, tmp_path))
+    await server.start()
+    try:
+        tokens = await demo_people(server.organiser, "hidden")
+        async with (
+            connected(server.url, token=tokens["f1"]) as facilitator,
+            connected(server.url, token=tokens["j1"]) as juror,
+        ):
+            question = await facilitator.send("pose_question", text="Rents?")
+            posted = await juror.send(
+                "post_position", question_id=f"n{question['seq']}", text="an insult"
+            )
+            await facilitator.send("hide_post", node_id=f"n{posted['seq']}", reason="abusive")
+            async with connected(server.url, assembly="hidden", watch=PLENARY_ROOM) as observer:
+                observer.last = {"plenary": 0, "assembly": 0}
+                await observer.sync()
+                texts = [p.get("text") for p in observer.applied["plenary"]]
+                assert "an insult" not in texts
+                assert observer.types("plenary")[-1] == "post_hidden"
+    finally:
+        await server.stop()

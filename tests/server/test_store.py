@@ -1,0 +1,337 @@
+"""The store against real databases: the log, its hash chain, conflicts, snapshots and invites."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlmodel import SQLModel
+
+from facilitation import PLENARY_ROOM
+from facilitation.codec import decode_state, encode_state
+from facilitation.commands import Broadcast, GrantFloor, RaiseHand
+from facilitation.events import AnnouncementBroadcast, HandRaised
+from facilitation.record import GENESIS_HASH, verify_chain
+from server.store import (
+    SNAPSHOTS_KEPT,
+    SQLITE_BUSY_TIMEOUT_MS,
+    AssemblyExists,
+    Invite,
+    SeqConflict,
+    Store,
+    UnknownAssembly,
+    make_engine,
+)
+from tests.core.builders import World, assembly
+
+JURY = "jury-2025"
+AT_MS = 1_700_000_000_000
+NOON = datetime(2025, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def hand(room: str, seq: int, juror: str = "j1") -> HandRaised:
+    return HandRaised(room=room, seq=seq, actor=juror, at_ms=AT_MS + seq, participant=juror)
+
+
+def lively_world() -> World:
+    """An assembly whose log spans two streams and carries text beyond ASCII."""
+    world = assembly(jurors=3)
+    world.run("lead", Broadcast(text="Bienvenue à tous : on commence — 欢迎"))
+    world.run("j1", RaiseHand(room=PLENARY_ROOM))
+    world.run("j2", RaiseHand(room=PLENARY_ROOM))
+    world.tick(5_000)
+    world.run("f1", GrantFloor(room=PLENARY_ROOM))
+    return world
+
+
+def invite(number: int, **changes: Any) -> Invite:
+    fields: dict[str, Any] = {
+        "id": f"inv{number}",
+        "assembly_id": JURY,
+        "participant_id": f"j{number}",
+        "role": "juror",
+        "token_hash": f"{number:064x}",
+        "created_at": NOON + timedelta(minutes=number),
+        "expires_at": NOON + timedelta(days=30),
+        "revoked_at": None,
+    }
+    return Invite(**(fields | changes))
+
+
+async def run_sql(database_url: str, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Reach past the store, as another program (or a tamperer) would."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    store = Store(database_url)
+    await store.start()
+    await store.create_assembly(JURY)
+    yield store
+    await store.close()
+
+
+async def test_appended_events_read_back_equal_in_order(store: Store) -> None:
+    world = lively_world()
+    first, rest = world.log[:5], world.log[5:]
+    stored = await store.append(JURY, first) + await store.append(JURY, rest)
+
+    assert [s.event for s in stored] == world.log
+    positions = [s.position for s in stored]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert await store.events(JURY) == stored
+    assert await store.events(JURY, after_position=stored[4].position) == stored[5:]
+    for room in ("assembly", PLENARY_ROOM):
+        in_room = [s for s in stored if s.event.room == room]
+        assert [s.event.seq for s in in_room] == list(range(1, len(in_room) + 1))
+        assert await store.stream_events(JURY, room) == in_room
+        assert await store.stream_events(JURY, room, after_seq=1, limit=2) == in_room[1:3]
+
+
+async def test_an_empty_batch_writes_nothing(store: Store) -> None:
+    assert await store.append(JURY, []) == []
+    assert await store.events(JURY) == []
+
+
+async def test_the_stored_log_is_a_hash_chain_that_reveals_tampering(
+    store: Store, database_url: str
+) -> None:
+    stored = await store.append(JURY, lively_world().log)
+    records = [s.record() for s in await store.events(JURY)]
+    assert verify_chain(records) == []
+    assert records[0]["prev_hash"] == GENESIS_HASH
+    assert records[0]["position"] == stored[0].position
+
+    said = next(s for s in stored if isinstance(s.event, AnnouncementBroadcast))
+    await run_sql(
+        database_url,
+        "UPDATE event SET body = replace(body, 'Bienvenue', 'Adieu') WHERE id = :id",
+        id=said.position,
+    )
+    tampered = await store.events(JURY)
+    altered = next(s.event for s in tampered if s.position == said.position)
+    assert isinstance(altered, AnnouncementBroadcast) and altered.text.startswith("Adieu")
+    problems = verify_chain(s.record() for s in tampered)
+    assert problems == [f"assembly#{said.event.seq}: its content does not match its hash"]
+
+
+async def test_a_taken_seq_is_a_conflict_and_nothing_of_the_batch_is_written(
+    store: Store,
+) -> None:
+    before = await store.append(JURY, [hand("r1", 1), hand("r1", 2, "j2")])
+
+    with pytest.raises(SeqConflict):
+        await store.append(JURY, [hand("r2", 1), hand("r1", 2, "j3")])
+    with pytest.raises(SeqConflict):
+        await store.append(JURY, [hand("r1", 4, "j3")])  # a gap is a stale view too
+
+    assert await store.events(JURY) == before
+    assert await store.stream_head(JURY, "r2") == (0, GENESIS_HASH)
+
+
+async def test_of_two_writers_racing_for_the_same_seq_exactly_one_wins(store: Store) -> None:
+    await store.append(JURY, [hand("r1", 1)])
+    racers = [store.append(JURY, [hand("r1", 2, juror)]) for juror in ("j2", "j3", "j4")]
+
+    outcomes = await asyncio.gather(*racers, return_exceptions=True)
+
+    won = [o for o in outcomes if isinstance(o, list)]
+    assert len(won) == 1
+    assert all(isinstance(o, SeqConflict) for o in outcomes if o not in won)
+    assert [s.event for s in await store.stream_events(JURY, "r1")] == [
+        hand("r1", 1),
+        won[0][0].event,
+    ]
+
+
+async def test_the_schema_itself_refuses_a_duplicate_seq(store: Store, database_url: str) -> None:
+    await store.append(JURY, [hand("r1", 1)])
+    with pytest.raises(IntegrityError):
+        await run_sql(
+            database_url,
+            "INSERT INTO event (assembly_id, room, seq, type, actor, at_ms, body, prev_hash, hash)"
+            " VALUES (:jury, 'r1', 1, 'hand_raised', 'j9', 0, '{}', '', '')",
+            jury=JURY,
+        )
+
+
+async def test_a_batch_over_several_streams_is_all_or_nothing(store: Store) -> None:
+    with pytest.raises(SeqConflict):
+        await store.append(JURY, [hand("r1", 1), hand("r2", 1), hand("r3", 2)])
+    assert await store.events(JURY) == []
+
+    batch = [hand("r1", 1), hand("r2", 1), hand("r1", 2, "j2"), hand("r3", 1)]
+    stored = await store.append(JURY, batch)
+
+    assert [s.event for s in await store.events(JURY)] == batch
+    assert stored[2].prev_hash == stored[0].hash  # chained within the batch, per stream
+    assert stored[1].prev_hash == stored[3].prev_hash == GENESIS_HASH
+    assert verify_chain(s.record() for s in stored) == []
+
+
+async def test_concurrent_writers_of_different_streams_all_commit(store: Store) -> None:
+    rooms = [f"r{number}" for number in range(12)]
+
+    async def speak(room: str) -> None:
+        for seq in range(1, 4):
+            await store.append(JURY, [hand(room, seq)])
+
+    await asyncio.gather(*(speak(room) for room in rooms))
+
+    log = await store.events(JURY)
+    assert len(log) == 3 * len(rooms)
+    assert verify_chain(s.record() for s in log) == []
+
+
+async def test_a_writer_that_expects_an_older_position_conflicts(store: Store) -> None:
+    first = await store.append(JURY, [hand("r1", 1)], expected_position=0)
+    await store.append(JURY, [hand("r2", 1)])
+
+    with pytest.raises(SeqConflict):
+        await store.append(JURY, [hand("r3", 1)], expected_position=first[-1].position)
+    latest = (await store.events(JURY))[-1].position
+    assert (await store.append(JURY, [hand("r3", 1)], expected_position=latest))[0].position
+
+
+async def test_stream_head_is_the_last_seq_and_hash_of_each_stream(store: Store) -> None:
+    assert await store.stream_head(JURY, "r1") == (0, GENESIS_HASH)
+    stored = await store.append(JURY, [hand("r1", 1), hand("r2", 1), hand("r1", 2, "j2")])
+
+    assert await store.stream_head(JURY, "r1") == (2, stored[2].hash)
+    assert await store.stream_head(JURY, "r2") == (1, stored[1].hash)
+    assert await store.stream_head("another-jury", "r1") == (0, GENESIS_HASH)
+
+
+async def test_assemblies_are_created_once_and_listed(store: Store) -> None:
+    await store.create_assembly("second")
+    with pytest.raises(AssemblyExists):
+        await store.create_assembly(JURY)
+    assert await store.assembly_ids() == [JURY, "second"]
+    with pytest.raises(UnknownAssembly):
+        await store.append("nowhere", [hand("r1", 1)])
+
+
+async def test_the_latest_snapshot_wins_and_old_ones_are_pruned(
+    store: Store, database_url: str
+) -> None:
+    assert await store.latest_snapshot(JURY) is None
+    world = lively_world()
+    for position in range(1, SNAPSHOTS_KEPT + 3):
+        world.run("lead", Broadcast(text=f"snapshot {position}"))
+        await store.save_snapshot(JURY, position, encode_state(world.state))
+    newest = SNAPSHOTS_KEPT + 2
+    await store.save_snapshot(JURY, 1, {"late": "and older"})
+
+    latest = await store.latest_snapshot(JURY)
+    assert latest is not None
+    assert latest[0] == newest
+    assert decode_state(latest[1]) == world.state
+    kept = await run_sql(database_url, "SELECT position FROM snapshot ORDER BY position DESC")
+    assert [position for (position,) in kept] == list(range(newest, newest - SNAPSHOTS_KEPT, -1))
+
+
+async def test_invites_are_added_found_by_hash_and_revoked_once(store: Store) -> None:
+    first, second = invite(1), invite(2, participant_id=None, role="observer")
+    await store.add_invite(first)
+    await store.add_invite(second)
+
+    assert await store.invite_by_hash(first.token_hash) == first
+    assert await store.invite_by_hash("f" * 64) is None
+    assert await store.invites(JURY) == [first, second]
+
+    assert await store.revoke_invite(second.id, NOON + timedelta(hours=1))
+    assert not await store.revoke_invite(second.id, NOON + timedelta(hours=2))
+    assert not await store.revoke_invite("unknown", NOON)
+    revoked = await store.invite_by_hash(second.token_hash)
+    assert revoked is not None and revoked.revoked_at == NOON + timedelta(hours=1)
+
+
+async def test_instants_come_back_in_utc_and_naive_ones_are_refused(store: Store) -> None:
+    paris = timezone(timedelta(hours=1))
+    await store.add_invite(invite(1, created_at=datetime(2025, 11, 25, 13, 0, tzinfo=paris)))
+
+    found = await store.invite_by_hash(invite(1).token_hash)
+    assert found is not None
+    assert found.created_at == NOON and found.created_at.tzinfo == UTC
+    with pytest.raises(StatementError):
+        await store.add_invite(invite(2, expires_at=datetime(2025, 12, 25)))
+
+
+async def test_everything_survives_a_restart(database_url: str) -> None:
+    store = Store(database_url)
+    await store.start()
+    await store.create_assembly(JURY)
+    before = await store.append(JURY, lively_world().log)
+    await store.save_snapshot(JURY, before[-1].position, {"at": "the end"})
+    await store.add_invite(invite(1))
+    await store.close()
+
+    store = Store(database_url)
+    await store.start()
+    try:
+        assert await store.assembly_ids() == [JURY]
+        assert await store.events(JURY) == before
+        assert await store.latest_snapshot(JURY) == (before[-1].position, {"at": "the end"})
+        assert await store.invites(JURY) == [invite(1)]
+        head_seq, head_hash = await store.stream_head(JURY, PLENARY_ROOM)
+        [after] = await store.append(JURY, [hand(PLENARY_ROOM, head_seq + 1, "j3")])
+        assert after.prev_hash == head_hash
+        assert verify_chain(s.record() for s in await store.events(JURY)) == []
+    finally:
+        await store.close()
+
+
+async def test_migrations_run_once_and_match_the_models(database_url: str) -> None:
+    for _ in range(2):
+        store = Store(database_url)
+        await store.start()
+        await store.start()  # a second call on a started store changes nothing
+        await store.close()
+
+    assert await run_sql(database_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+
+    def differences(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection)
+        found: list[Any] = compare_metadata(context, SQLModel.metadata)
+        return found
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_is_set_up_for_a_durable_log(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    await store.start()
+    await store.close()
+    engine = make_engine(sqlite_url)
+    try:
+        async with engine.connect() as connection:
+            settings = {
+                pragma: (await connection.exec_driver_sql(f"PRAGMA {pragma}")).scalar()
+                for pragma in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+    finally:
+        await engine.dispose()
+    full = 2
+    assert settings == {
+        "journal_mode": "wal",
+        "synchronous": full,
+        "foreign_keys": 1,
+        "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+    }
