@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The pages' npm packages (socket.io-client, preact, htm; axe-core for the tests).
+WEB_STAMP := web/node_modules/.installed
 
-.PHONY: install test lint check bench docs clean
+.PHONY: install run test lint check bench docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +14,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB_STAMP)
+
+install: $(STAMP) $(WEB_STAMP)
+
+# palabre on http://127.0.0.1:8000 with the demo assembly; its links are printed first.
+run: install
+	$(VENV)/bin/palabre serve --demo
 
 test: install
 	$(PY) -m pytest
@@ -30,5 +40,17 @@ bench: install
 docs: install
 	$(PY) -c 'from facilitation.docgen import command_table; print(command_table(), end="")' > docs/commands.md
 
+# Gather the strings of templates and scripts, and merge them into each language's catalog.
+messages: install
+	$(VENV)/bin/pybabel extract -F web/babel.cfg -k t -k _ -k N_ --no-location --sort-output \
+		--project=palabre -o web/locale/messages.pot .
+	for lang in en fr; do \
+		if [ -f web/locale/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -i web/locale/messages.pot -d web/locale -l $$lang; \
+		else \
+			$(VENV)/bin/pybabel init -i web/locale/messages.pot -d web/locale -l $$lang; \
+		fi; \
+	done
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""A juror's connection drops and comes back; the lead sends everyone to breakout rooms and back."""
+
+import re
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import person
+from tests.server.harness import LiveServer, demo_people
+
+
+async def view_of(page: Page) -> tuple[list[str], list[str], str]:
+    """What a juror sees of the room: the queue, the transcript, the floor."""
+    queue = await page.locator(".queue-list .who").all_inner_texts()
+    transcript = await page.locator(".statements .said").all_inner_texts()
+    floor = await page.locator(".floor-speaker").inner_text()
+    return queue, transcript, floor
+
+
+async def test_a_juror_offline_for_a_few_seconds_catches_up_with_nothing_lost_or_doubled(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, "drop", jurors=3)
+    _, facilitator = await person(browser, server, tokens["f1"])
+    away_context, away = await person(browser, server, tokens["j2"])
+    _, speaker = await person(browser, server, tokens["j1"])
+    _, steady = await person(browser, server, tokens["j3"])
+
+    await away_context.set_offline(True)
+    await expect(away.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible()
+    await speaker.get_by_role("button", name="Raise my hand").click()
+    await steady.get_by_role("button", name="Raise my hand").click()
+    await facilitator.get_by_role("button", name="Give the floor to the next").click()
+    for line in ("First point.", "Second point."):
+        await speaker.get_by_label("What you say").fill(line)
+        await speaker.get_by_role("button", name="Send").click()
+        await expect(steady.locator(".statements")).to_contain_text(line)
+    await away.wait_for_timeout(2_000)
+    await away_context.set_offline(False)
+
+    await expect(away.get_by_role("status").filter(has_text="Live")).to_be_visible(timeout=15_000)
+    await expect(away.locator(".statements .said")).to_have_count(2)
+    # The facilitator never left: the juror who did now sees exactly what they see.
+    assert await view_of(away) == await view_of(facilitator)
+    assert await away.locator(".statements .said").all_inner_texts() == [
+        "First point.",
+        "Second point.",
+    ]
+
+
+async def test_the_lead_opens_a_breakout_round_jurors_move_and_the_lead_recalls_everyone(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, "rounds", jurors=4)
+    _, lead = await person(browser, server, tokens["lead"])
+    jurors = [(await person(browser, server, tokens[f"j{n}"]))[1] for n in (1, 2, 3, 4)]
+    for page in jurors:
+        await expect(page.locator(".room-name")).to_have_text("Plenary")
+
+    await lead.get_by_label("Number of rooms").fill("2")
+    await lead.get_by_role("button", name="Propose a balanced allocation").click()
+    await expect(lead.get_by_role("heading", name="Proposed breakout round")).to_be_visible()
+    await expect(lead.locator(".round .room-card")).to_have_count(2)
+    await lead.get_by_role("button", name="Start the round").click()
+    await expect(lead.get_by_role("heading", name="Breakout round running")).to_be_visible()
+
+    rooms = set()
+    for page in jurors:
+        await expect(page.locator(".room-name")).to_have_text(re.compile(r"Room \d"))
+        rooms.add(await page.locator(".room-name").inner_text())
+    assert rooms == {"Room 1", "Room 2"}
+    await expect(lead.locator(".room-card h3")).to_have_count(3)
+
+    await lead.get_by_role("button", name="Recall everyone to the plenary").click()
+    for page in jurors:
+        await expect(page.locator(".room-name")).to_have_text("Plenary")
+    await expect(lead.get_by_role("heading", name="Breakout round")).to_be_visible()

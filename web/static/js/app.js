@@ -1,0 +1,127 @@
+// The live room: one page for jurors, facilitators, the lead and observers.
+import { render } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { Connection } from "./connection.js";
+import { pageConfig, t } from "./i18n.js";
+import { html, errorText, N_, nameOf, ROLE_NAMES, useNow } from "./ui.js";
+import { RoomView } from "./room.js";
+import { LeadView } from "./lead.js";
+import { announce } from "./announcer.js";
+
+function authFromPage() {
+  if (pageConfig.mode === "watch") return { assembly: pageConfig.assembly, watch: pageConfig.watch };
+  const token = sessionStorage.getItem("palabre.token");
+  return token ? { token } : null;
+}
+
+const STATUS_TEXT = {
+  connecting: N_("Connecting…"),
+  syncing: N_("Catching up…"),
+  connected: N_("Live"),
+  reconnecting: N_("Reconnecting… what you missed will appear when the connection is back."),
+};
+
+function App({ connection }) {
+  const [view, setView] = useState(connection.view);
+  const [notice, setNotice] = useState("");
+  useEffect(() => {
+    connection.onChange = setView;
+    connection.start();
+  }, []);
+  const now = useNow(view.serverOffsetMs);
+  const send = async (command, fields) => {
+    const ack = await connection.send(command, fields);
+    setNotice(ack.ok ? "" : errorText(ack.error));
+    return ack;
+  };
+  useAnnouncements(view, now);
+
+  if (view.status === "refused") {
+    return html`<section class="card"><h1>${t("This link does not open a room")}</h1>
+      <p>${errorText(view.refusal)}</p></section>`;
+  }
+  const { client, you } = view;
+  if (!you || !client.assembly) {
+    return html`<p class="loading" role="status">${t(STATUS_TEXT[view.status] ?? "Connecting…")}</p>`;
+  }
+  const live = view.status === "connected";
+  return html`
+    <div class="topline">
+      <h1 class="assembly-name">${client.assembly.title}</h1>
+      <p class=${`status status-${live ? "live" : "away"}`} role="status">
+        ${t(STATUS_TEXT[view.status] ?? view.status)}</p>
+      <p class="you">${you.name ?? t("Observer")} · ${t(ROLE_NAMES[you.role] ?? you.role)}</p>
+    </div>
+    <${Announcements} client=${client} />
+    ${notice && html`<p class="notice" role="alert">${notice}</p>`}
+    ${you.role === "lead"
+      ? html`<${LeadView} view=${view} now=${now} send=${send} />`
+      : html`<${Rooms} view=${view} now=${now} send=${send} />`}
+  `;
+}
+
+/** A juror's one room, a facilitator's rooms (tabs when several), an observer's room. */
+function Rooms({ view, now, send }) {
+  const roomIds = view.you.streams.filter((stream) => stream !== "assembly");
+  const [chosen, setChosen] = useState(null);
+  const current = roomIds.includes(chosen) ? chosen : roomIds[0];
+  if (!current || !view.client.rooms[current]) {
+    return html`<p class="card">${t("You are between rooms. The lead facilitator will seat you shortly.")}</p>`;
+  }
+  return html`
+    ${roomIds.length > 1 && html`<nav class="tabs" aria-label=${t("Your rooms")}>
+      ${roomIds.map((id) => html`<button type="button" aria-pressed=${id === current}
+        onClick=${() => setChosen(id)}>${view.client.rooms[id]?.name ?? id}</button>`)}
+    </nav>`}
+    <${RoomView} view=${view} roomId=${current} now=${now} send=${send} />`;
+}
+
+function Announcements({ client }) {
+  const latest = client.assembly.announcements.at(-1);
+  if (!latest) return null;
+  return html`<aside class="announcement" aria-label=${t("Announcement from the lead facilitator")}>
+    <strong>${t("From the lead facilitator:")}</strong> ${latest.text}</aside>`;
+}
+
+/** Say out loud what a screen-reader user would otherwise miss: the floor and the clock. */
+function useAnnouncements(view, now) {
+  const seen = useRef({ speakers: {}, warned: new Set(), announcements: null });
+  const { client, you } = view;
+  if (!you || !client.assembly) return;
+  const memory = seen.current;
+  for (const [id, room] of Object.entries(client.rooms)) {
+    const speaker = room.floor?.speaker ?? null;
+    if (memory.speakers[id] !== speaker) {
+      if (memory.speakers[id] !== undefined) {
+        announce(speaker
+          ? (speaker === you.participant ? t("You have the floor.")
+            : t("{name} has the floor.", { name: nameOf(client, speaker) }))
+          : t("The floor is free."));
+      }
+      memory.speakers[id] = speaker;
+    }
+    const floor = room.floor;
+    if (floor && !memory.warned.has(floor.turn_id) && now >= floor.warning_at_ms
+        && room.paused_at_ms === null) {
+      memory.warned.add(floor.turn_id);
+      const seconds = Math.max(0, Math.round((floor.deadline_ms - now) / 1000));
+      announce(t("Time is running out: {seconds} seconds left.", { seconds }), true);
+    }
+  }
+  // Announcements made before this page opened are shown, not read out.
+  const count = client.assembly.announcements.length;
+  if (memory.announcements !== null && count > memory.announcements) {
+    announce(client.assembly.announcements.at(-1).text, true);
+  }
+  memory.announcements = count;
+}
+
+const auth = authFromPage();
+const root = document.getElementById("app");
+if (auth === null) {
+  render(html`<section class="card"><h1>${t("Open your invite link")}</h1>
+    <p>${t("This page needs the invite link the organisers sent you. Open it again to enter.")}</p>
+    </section>`, root);
+} else {
+  render(html`<${App} connection=${new Connection(auth, () => {})} />`, root);
+}

@@ -1,0 +1,114 @@
+// The live connection: socket.io over websocket, resumed from the last seq of each stream.
+import { io } from "socket.io-client";
+import { applyEvent, applySnapshots, dropStreams } from "./state.js";
+import { StreamSequencer } from "./streams.js";
+
+// The ack of a command never takes this long unless the server is gone.
+const ACK_TIMEOUT_MS = 8000;
+
+/**
+ * Keeps the client state of one viewer: snapshots, then events in seq order, each once.
+ * `onChange(view)` gets {client, you, status, presence, serverOffsetMs, refusal}.
+ */
+export class Connection {
+  constructor(auth, onChange) {
+    this.auth = auth;
+    this.onChange = onChange;
+    this.view = {
+      client: { audience: "member", assembly: null, rooms: {} },
+      you: null,
+      status: "connecting",
+      presence: {},
+      serverOffsetMs: 0,
+      refusal: null,
+    };
+    this.sequencer = new StreamSequencer({
+      apply: (payload) => this.update({ client: applyEvent(this.view.client, payload) }),
+      onGap: () => this.sync(),
+    });
+  }
+
+  start() {
+    this.socket = io({ auth: (give) => give(this.auth), transports: ["websocket"] });
+    this.socket.on("connect", () => {
+      this.update({ status: "syncing" });
+      this.sync();
+    });
+    this.socket.on("disconnect", () => this.update({ status: "reconnecting" }));
+    this.socket.on("connect_error", (error) => {
+      const code = error?.data?.error;
+      if (code) {
+        // Refused for good (a withdrawn or expired invite): stop trying, say why.
+        this.socket.disconnect();
+        this.update({ status: "refused", refusal: code });
+      } else {
+        this.update({ status: "reconnecting" });
+      }
+    });
+    this.socket.on("event", (payload) => this.sequencer.receive(payload));
+    this.socket.on("moved", (data) => this.moved(data));
+    this.socket.on("presence", ({ room, present }) =>
+      this.update({ presence: { ...this.view.presence, [room]: present } }),
+    );
+    // A phone that loses its network learns it from the browser long before a ping times out.
+    window.addEventListener("offline", () => this.socket.disconnect());
+    window.addEventListener("online", () => this.socket.connect());
+    window.addEventListener("offline", () => this.update({ status: "reconnecting" }));
+  }
+
+  async sync() {
+    let reply;
+    try {
+      reply = await this.socket
+        .timeout(ACK_TIMEOUT_MS)
+        .emitWithAck("sync", { resume: this.sequencer.lastSeqs() });
+    } catch {
+      return; // Disconnected meanwhile: the next connect syncs again.
+    }
+    if (!reply.ok) return;
+    const audience = { lead: "mod", facilitator: "mod", juror: "member" }[reply.you.role] ?? "obs";
+    let client = { ...this.view.client, audience };
+    client = applySnapshots(client, reply.snapshots);
+    this.update({
+      client,
+      you: reply.you,
+      serverOffsetMs: reply.server_time_ms - Date.now(),
+    });
+    for (const [stream, snapshot] of Object.entries(reply.snapshots)) {
+      this.sequencer.reset(stream, snapshot.seq);
+    }
+    for (const payload of reply.events) this.sequencer.receive(payload);
+    this.update({ status: "connected" });
+  }
+
+  moved(data) {
+    let client = dropStreams(this.view.client, data.you.streams);
+    client = applySnapshots(client, data.snapshots);
+    for (const stream of this.sequencer.streams()) {
+      if (!data.you.streams.includes(stream)) this.sequencer.forget(stream);
+    }
+    this.update({ client, you: data.you });
+    for (const [stream, snapshot] of Object.entries(data.snapshots)) {
+      this.sequencer.reset(stream, snapshot.seq);
+    }
+  }
+
+  /**
+   * Send a command; resolves with its ack ({ok, seq} or {ok: false, error, detail}).
+   * @param {string} command
+   * @param {Record<string, unknown>} fields
+   */
+  async send(command, fields = {}) {
+    if (!this.socket?.connected) return { ok: false, error: "not_connected", detail: "" };
+    try {
+      return await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(command, fields);
+    } catch {
+      return { ok: false, error: "unavailable", detail: "" };
+    }
+  }
+
+  update(changes) {
+    this.view = { ...this.view, ...changes };
+    this.onChange(this.view);
+  }
+}

@@ -1,0 +1,77 @@
+// A room's fairness figures, worked out in the browser as `facilitation/metrics.py` works them
+// out on the server: the room view carries committed figures only (`stats`), and the live turn
+// and the hands still up are added here, at the time the page shows.
+
+import { compareIds } from "./state.js";
+
+/**
+ * @typedef {{participant: string, spoken_ms: number, turns: number,
+ *   longest_wait_ms: number}} SpeakerFigures
+ * @typedef {{room: string, speakers: SpeakerFigures[], gini: number, share_spoken: number,
+ *   not_spoken: string[]}} RoomFairness
+ */
+
+/**
+ * The Gini coefficient of non-negative values (0 for none, or all zero): 0 when every juror
+ * spoke equally long, towards 1 when one juror did all the talking.
+ * @param {number[]} values
+ * @returns {number}
+ */
+export function gini(values) {
+  const total = values.reduce((sum, value) => sum + value, 0);
+  if (values.length === 0 || total === 0) return 0;
+  const ordered = [...values].sort((a, b) => a - b);
+  const count = ordered.length;
+  const weighted = ordered.reduce((sum, value, index) => sum + (index + 1) * value, 0);
+  // The same operations in the same order as metrics.gini, so the floats agree.
+  return (2 * weighted) / (count * total) - (count + 1) / count;
+}
+
+/**
+ * Speaking time of a turn if it ended at `nowMs`: a pause stops the clock, the deadline caps it
+ * (`turns.spoken_duration_ms`).
+ * @param {import("./state.js").RoomView} room
+ * @param {import("./state.js").Floor} turn
+ * @param {number} nowMs
+ */
+export function spokenDurationMs(room, turn, nowMs) {
+  const endMs = room.paused_at_ms ?? nowMs;
+  return Math.max(0, Math.min(endMs, turn.deadline_ms) - turn.started_at_ms - turn.paused_ms);
+}
+
+/**
+ * Figures over the room's jurors: everyone seated now, and any juror who spoke here before.
+ * @param {import("./state.js").ClientState} client
+ * @param {string} roomId
+ * @param {number} nowMs the server's time, as the page best knows it
+ * @returns {RoomFairness}
+ */
+export function roomFairness(client, roomId, nowMs) {
+  const room = client.rooms[roomId];
+  if (!room) throw new Error(`roomFairness: no view of room ${roomId}`);
+  const people = client.assembly?.participants ?? {};
+  // Only jurors ever hold the floor; one the client does not know is counted as one.
+  const spokeHere = Object.keys(room.stats).filter((p) => (people[p]?.role ?? "juror") === "juror");
+  const jurors = [...new Set([...room.jurors, ...spokeHere])].sort(compareIds);
+  const waitingSince = new Map(room.queue.map((e) => [e.participant, e.raised_at_ms]));
+  const speakers = jurors.map((juror) => {
+    const stats = room.stats[juror];
+    const live = room.floor?.speaker === juror ? spokenDurationMs(room, room.floor, nowMs) : 0;
+    const since = waitingSince.get(juror);
+    const waiting = since === undefined ? 0 : nowMs - since;
+    return {
+      participant: juror,
+      spoken_ms: (stats?.spoken_ms ?? 0) + live,
+      turns: stats?.turns ?? 0,
+      longest_wait_ms: Math.max(stats?.longest_wait_ms ?? 0, waiting),
+    };
+  });
+  const notSpoken = speakers.filter((s) => s.turns === 0).map((s) => s.participant);
+  return {
+    room: roomId,
+    speakers,
+    gini: gini(speakers.map((s) => s.spoken_ms)),
+    share_spoken: speakers.length ? (speakers.length - notSpoken.length) / speakers.length : 0,
+    not_spoken: notSpoken,
+  };
+}

@@ -1,0 +1,172 @@
+// One room as its people see it: the floor, the queue, the transcript, the argument map, polls,
+// the agenda; and, for its facilitators, the controls and the fairness panel.
+import { useState } from "preact/hooks";
+import { formatDuration, formatTime, placeText, t } from "./i18n.js";
+import { Action, html, nameOf, timeLeft } from "./ui.js";
+import { ArgumentMap } from "./map.js";
+import { Polls } from "./polls.js";
+import { Agenda } from "./agenda.js";
+import { FairnessPanel, ModerationPanel } from "./moderation.js";
+
+export function RoomView({ view, roomId, now, send }) {
+  const { client, you } = view;
+  const room = client.rooms[roomId];
+  const role = you.role;
+  const moderator = role === "facilitator" || role === "lead";
+  const roomSend = (command, fields = {}) => send(command, { room: roomId, ...fields });
+  // Observers read only; nobody posts in a room that has closed.
+  const contributor = role !== "observer" && !room.closed;
+  const ctx = { client, room, you, now, send: roomSend, moderator, juror: role === "juror",
+                contributor, present: view.presence[roomId] ?? [] };
+  return html`
+    <section class="room" aria-labelledby=${`room-${roomId}`}>
+      <h2 id=${`room-${roomId}`} class="room-name">${room.name}
+        ${room.closed && html` <span class="badge">${t("closed")}</span>`}
+        ${room.locked && html` <span class="badge">${t("locked")}</span>`}
+        ${room.paused_at_ms !== null && html` <span class="badge">${t("paused")}</span>`}</h2>
+      <div class="room-grid">
+        <div class="stage">
+          <${Floor} ...${ctx} />
+          ${ctx.juror && html`<${HandControls} ...${ctx} />`}
+          ${moderator && html`<${FloorControls} ...${ctx} />`}
+          <${Transcript} ...${ctx} />
+        </div>
+        <div class="side">
+          <${Queue} ...${ctx} />
+          <${Agenda} ...${ctx} />
+          <${Polls} ...${ctx} />
+          ${moderator && html`<${FairnessPanel} ...${ctx} />`}
+          ${moderator && html`<${ModerationPanel} ...${ctx} />`}
+        </div>
+        <div class="map-column"><${ArgumentMap} ...${ctx} /></div>
+      </div>
+    </section>`;
+}
+
+function Floor({ client, room, you, now }) {
+  const floor = room.floor;
+  if (!floor) {
+    return html`<section class="floor card" aria-label=${t("The floor")}>
+      <p class="floor-speaker">${t("The floor is free.")}</p></section>`;
+  }
+  const left = timeLeft(room, floor.deadline_ms, now);
+  const warning = (room.paused_at_ms ?? now) >= floor.warning_at_ms;
+  const mine = floor.speaker === you.participant;
+  return html`<section class=${`floor card${warning ? " warning" : ""}${mine ? " mine" : ""}`}
+      aria-label=${t("The floor")}>
+    <p class="floor-speaker">${mine ? t("You have the floor.")
+      : t("{name} has the floor.", { name: nameOf(client, floor.speaker) })}
+      ${floor.kind === "reply" && html` <span class="badge">${t("reply")}</span>`}</p>
+    <p class="time-left"><span class="visually-hidden">${t("Time left:")} </span>
+      <time>${formatDuration(left)}</time>
+      ${room.paused_at_ms !== null && html` <span class="badge">${t("paused")}</span>`}</p>
+  </section>`;
+}
+
+function HandControls({ room, you, send }) {
+  const me = you.participant;
+  const place = room.queue.findIndex((entry) => entry.participant === me) + 1;
+  const speaking = room.floor?.speaker === me;
+  const replying = room.replies.some((entry) => entry.participant === me);
+  const canReply = room.floor && !speaking && room.floor.kind === "turn";
+  const [text, setText] = useState("");
+  if (speaking) {
+    const say = async (event) => {
+      event.preventDefault();
+      const ack = await send("speak", { text });
+      if (ack.ok) setText("");
+    };
+    return html`<section class="hand card" aria-label=${t("Your turn")}>
+      <form onSubmit=${say} class="speak-form">
+        <label for="speak-text">${t("What you say (shown to everyone as you send it)")}</label>
+        <textarea id="speak-text" rows="3" maxlength="2000" value=${text}
+          onInput=${(e) => setText(e.target.value)}></textarea>
+        <div class="row">
+          <button type="submit" class="primary">${t("Send")}</button>
+          <${Action} label=${t("Yield the floor")} send=${send} command="yield_floor" />
+        </div>
+      </form></section>`;
+  }
+  return html`<section class="hand card" aria-label=${t("Your hand")}>
+    ${place > 0
+      ? html`<${Action} className="hand-button raised" label=${t("Lower my hand")}
+          send=${send} command="lower_hand" />
+        <p class="place">${placeText(place)}</p>`
+      : html`<${Action} className="hand-button" label=${t("Raise my hand")}
+          send=${send} command="raise_hand" />`}
+    ${canReply && (replying
+      ? html`<${Action} label=${t("Withdraw my reply")} send=${send} command="withdraw_reply" />`
+      : html`<${Action} label=${t("Reply to the speaker")} send=${send} command="request_reply" />`)}
+  </section>`;
+}
+
+function FloorControls({ room, send }) {
+  const speaking = room.floor !== null;
+  return html`<section class="card controls" aria-label=${t("Floor controls")}>
+    <div class="row">
+      ${!speaking && html`<${Action} className="primary" label=${t("Give the floor to the next")}
+        send=${send} command="grant_floor" />`}
+      ${speaking && html`<${Action} className="primary" label=${t("Next speaker")}
+        send=${send} command="next_speaker" />`}
+      ${speaking && html`<${Action} label=${t("30 more seconds")} send=${send}
+        command="extend_turn" fields=${{ by_ms: 30000 }} />`}
+      ${speaking && html`<${Action} label=${t("End this turn")} send=${send}
+        command="revoke_floor" />`}
+    </div></section>`;
+}
+
+function Queue({ client, room, you, now, send, moderator }) {
+  const move = (index, offset) => {
+    const order = room.queue.map((entry) => entry.participant);
+    const [picked] = order.splice(index, 1);
+    order.splice(index + offset, 0, picked);
+    return send("reorder_queue", { order });
+  };
+  const lanes = [
+    ...room.replies.map((entry) => ({ ...entry, lane: "reply" })),
+    ...room.queue.map((entry) => ({ ...entry, lane: "queue" })),
+  ];
+  return html`<section class="card queue" aria-labelledby="queue-heading">
+    <h3 id="queue-heading">${t("Waiting to speak")} <span class="count">(${lanes.length})</span></h3>
+    ${lanes.length === 0 ? html`<p class="muted">${t("Nobody is waiting.")}</p>` : html`
+    <ol class="queue-list">
+      ${lanes.map((entry, index) => {
+        const queueIndex = index - room.replies.length;
+        const isMe = entry.participant === you.participant;
+        return html`<li class=${isMe ? "me" : ""}>
+          <span class="who">${nameOf(client, entry.participant)}${isMe ? ` (${t("you")})` : ""}</span>
+          ${entry.lane === "reply" && html` <span class="badge">${t("reply")}</span>`}
+          <span class="waited">${formatDuration(now - entry.raised_at_ms)}</span>
+          ${moderator && html`<span class="row small">
+            ${!room.floor && html`<${Action} label=${t("Give the floor")} send=${send}
+              command="grant_floor" fields=${{ participant: entry.participant }} />`}
+            ${entry.lane === "queue" && queueIndex > 0 && html`<button type="button"
+              onClick=${() => move(queueIndex, -1)}
+              aria-label=${t("Move {name} up", { name: nameOf(client, entry.participant) })}>↑</button>`}
+            ${entry.lane === "queue" && queueIndex < room.queue.length - 1 && html`<button
+              type="button" onClick=${() => move(queueIndex, 1)}
+              aria-label=${t("Move {name} down", { name: nameOf(client, entry.participant) })}>↓</button>`}
+            ${entry.lane === "queue" && html`<${Action} label=${t("Remove")} send=${send}
+              command="remove_from_queue" fields=${{ participant: entry.participant }} />`}
+          </span>`}
+        </li>`;
+      })}
+    </ol>`}
+  </section>`;
+}
+
+function Transcript({ client, room }) {
+  const turnId = room.floor?.turn_id;
+  const statements = room.statements.slice(-50);
+  return html`<section class="card transcript" aria-labelledby="transcript-heading">
+    <h3 id="transcript-heading">${t("What is being said")}</h3>
+    ${statements.length === 0 ? html`<p class="muted">${t("Nothing yet.")}</p>` : html`
+    <ol class="statements">
+      ${statements.map((s) => html`<li class=${s.turn_id === turnId ? "current" : ""}>
+        <span class="who">${nameOf(client, s.speaker)}${s.kind === "interjection"
+          ? ` (${t("facilitator")})` : ""}</span>
+        <time>${formatTime(s.at_ms)}</time>
+        <p class="said">${s.text}</p></li>`)}
+    </ol>`}
+  </section>`;
+}
