@@ -4,7 +4,7 @@ import re
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import person
+from tests.browser.conftest import person, watch
 from tests.server.harness import LiveServer, demo_people
 
 
@@ -69,6 +69,11 @@ async def test_the_lead_opens_a_breakout_round_jurors_move_and_the_lead_recalls_
         rooms.add(await page.locator(".room-name").inner_text())
     assert rooms == {"Room 1", "Room 2"}
     await expect(lead.locator(".room-card h3")).to_have_count(3)
+
+    # An observer chooses which room to watch once the round runs.
+    _, observer = await watch(browser, server, "rounds")
+    await observer.get_by_label("Watch").select_option(label="Room 2")
+    await expect(observer.locator(".room-name")).to_have_text("Room 2")
 
     await lead.get_by_role("button", name="Recall everyone to the plenary").click()
     for page in jurors:

@@ -3,7 +3,7 @@ import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Connection } from "./connection.js";
 import { pageConfig, t } from "./i18n.js";
-import { html, errorText, N_, nameOf, ROLE_NAMES, useNow } from "./ui.js";
+import { html, errorText, N_, nameOf, ROLE_NAMES, roomLabel, useNow } from "./ui.js";
 import { RoomView } from "./room.js";
 import { LeadView } from "./lead.js";
 import { announce } from "./announcer.js";
@@ -11,7 +11,9 @@ import { announce } from "./announcer.js";
 function authFromPage() {
   if (pageConfig.mode === "watch") return { assembly: pageConfig.assembly, watch: pageConfig.watch };
   const token = sessionStorage.getItem("palabre.token");
-  return token ? { token } : null;
+  // An observer may pick the room to watch; others are seated by the server.
+  const room = new URLSearchParams(window.location.search).get("room");
+  return token ? { token, ...(room ? { watch: room } : {}) } : null;
 }
 
 const STATUS_TEXT = {
@@ -69,11 +71,28 @@ function Rooms({ view, now, send }) {
     return html`<p class="card">${t("You are between rooms. The lead facilitator will seat you shortly.")}</p>`;
   }
   return html`
+    ${view.you.role === "observer" && html`<${RoomPicker} client=${view.client} current=${current} />`}
     ${roomIds.length > 1 && html`<nav class="tabs" aria-label=${t("Your rooms")}>
       ${roomIds.map((id) => html`<button type="button" aria-pressed=${id === current}
-        onClick=${() => setChosen(id)}>${view.client.rooms[id]?.name ?? id}</button>`)}
+        onClick=${() => setChosen(id)}>${roomLabel(view.client.rooms[id] ?? { id })}</button>`)}
     </nav>`}
     <${RoomView} view=${view} roomId=${current} now=${now} send=${send} />`;
+}
+
+/** Observers watch one room at a time: the plenary, or any breakout room of the round. */
+function RoomPicker({ client, current }) {
+  const round = client.assembly.round;
+  const rooms = [{ room_id: "plenary" }, ...(round?.started ? round.rooms : [])];
+  if (rooms.length < 2) return null;
+  const go = (event) => {
+    const params = new URLSearchParams(window.location.search);
+    params.set("room", event.target.value);
+    window.location.search = params.toString();
+  };
+  return html`<p class="row"><label for="watch-room">${t("Watch")}</label>
+    <select id="watch-room" value=${current} onChange=${go}>
+      ${rooms.map((room) => html`<option value=${room.room_id}>${roomLabel(room)}</option>`)}
+    </select></p>`;
 }
 
 function Announcements({ client }) {

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { roomFairness } from "./fairness.js";
 import { formatDuration, t } from "./i18n.js";
-import { Action, html, nameOf, timeLeft } from "./ui.js";
+import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { RoomView } from "./room.js";
 
 // Alarms: a room where speaking is this unequal, or a hand has waited this long, needs a look;
@@ -49,7 +49,7 @@ function RoomCard({ client, room, now, present, open }) {
   const { found, figures } = alarms(client, room, now, present);
   const floor = room.floor;
   return html`<article class=${`room-card${found.length ? " needs-help" : ""}`}>
-    <h3>${room.name}</h3>
+    <h3>${roomLabel(room)}</h3>
     <p>${floor ? t("{name} speaks · {left} left", { name: nameOf(client, floor.speaker),
       left: formatDuration(timeLeft(room, floor.deadline_ms, now)) }) : t("The floor is free.")}</p>
     <p>${[
@@ -59,7 +59,7 @@ function RoomCard({ client, room, now, present, open }) {
     ].join(" · ")}</p>
     ${found.length > 0 && html`<p class="alarms"><strong>${t("Needs attention:")}</strong>${" "}
       ${found.join(", ")}</p>`}
-    <button type="button" onClick=${open}>${t("Open {room}", { room: room.name })}</button>
+    <button type="button" onClick=${open}>${t("Open {room}", { room: roomLabel(room) })}</button>
   </article>`;
 }
 
@@ -89,7 +89,7 @@ function Round({ client, now, send }) {
     return html`<section class="card round" aria-labelledby="round-heading">
       <h2 id="round-heading">${t("Proposed breakout round")}</h2>
       <div class="room-cards">${round.rooms.map((room) => html`<article class="room-card">
-        <h3>${room.name}</h3>
+        <h3>${roomLabel(room)}</h3>
         <p class="muted">${t("Facilitated by {names}", { names: room.facilitators.map((id) => nameOf(client, id)).join(", ") || "—" })}</p>
         <ul>${room.jurors.map((id) => html`<li>${nameOf(client, id)}
           <span class="muted">${Object.values(client.assembly.participants[id]?.attributes ?? {}).join(" · ")}</span>
@@ -124,7 +124,7 @@ function MoveTo({ id, rooms, current, send, name }) {
   return html`<label class="visually-hidden" for=${`move-${id}`}>${t("Move {name} to", { name })}</label>
     <select id=${`move-${id}`} value=${current}
       onChange=${(e) => send("adjust_allocation", { participant: id, to_room: e.target.value })}>
-      ${rooms.map((room) => html`<option value=${room.room_id}>${room.name}</option>`)}
+      ${rooms.map((room) => html`<option value=${room.room_id}>${roomLabel(room)}</option>`)}
     </select>`;
 }
 

@@ -2,7 +2,7 @@
 // the agenda; and, for its facilitators, the controls and the fairness panel.
 import { useState } from "preact/hooks";
 import { formatDuration, formatTime, placeText, t } from "./i18n.js";
-import { Action, html, nameOf, timeLeft } from "./ui.js";
+import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { ArgumentMap } from "./map.js";
 import { Polls } from "./polls.js";
 import { Agenda } from "./agenda.js";
@@ -20,7 +20,7 @@ export function RoomView({ view, roomId, now, send }) {
                 contributor, present: view.presence[roomId] ?? [] };
   return html`
     <section class="room" aria-labelledby=${`room-${roomId}`}>
-      <h2 id=${`room-${roomId}`} class="room-name">${room.name}
+      <h2 id=${`room-${roomId}`} class="room-name">${roomLabel(room)}
         ${room.closed && html` <span class="badge">${t("closed")}</span>`}
         ${room.locked && html` <span class="badge">${t("locked")}</span>`}
         ${room.paused_at_ms !== null && html` <span class="badge">${t("paused")}</span>`}</h2>

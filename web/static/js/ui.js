@@ -10,6 +10,17 @@ export const N_ = (message) => message;
 // htm renders text as text nodes: nothing a participant writes is ever parsed as HTML.
 export const html = htm.bind(h);
 
+/**
+ * A room's name in the viewer's language: the plenary, or a breakout room by its number
+ * (the core names them in English for the record: "Room 3" has the id "r12-3").
+ */
+export function roomLabel(room) {
+  const id = room.id ?? room.room_id;
+  if (id === "plenary") return t("Plenary");
+  const number = /-(\d+)$/.exec(id)?.[1];
+  return number ? t("Room {number}", { number }) : room.name;
+}
+
 /** The display name of a participant (or pseudonym, for observers). */
 export function nameOf(client, id) {
   return client.assembly?.participants?.[id]?.name ?? id;
