@@ -23,7 +23,6 @@ from facilitation.events import (
     RoundClosed,
     VoteCast,
 )
-from facilitation.polls import totals
 
 
 class Audience(StrEnum):
@@ -88,14 +87,9 @@ def payloads(state: Assembly, event: Event) -> dict[Audience, dict[str, Any]]:
     if isinstance(event, VoteCast):
         poll = state.rooms[event.room].polls[event.poll_id]
         if poll.secret:
-            # A secret ballot: nobody, moderators included, learns who chose what.
-            full = {
-                **full,
-                "actor": "",
-                "choices": [],
-                "voters": len(poll.votes),
-                "totals": list(totals(poll)),
-            }
+            # A secret ballot: nobody, moderators included, learns who chose what. Not even
+            # running totals: in a small room the change after one vote would give it away.
+            full = {**full, "actor": "", "choices": [], "voters": len(poll.votes)}
     if isinstance(event, PostUnhidden):
         # The text was left out of hidden views; bring it back to everyone.
         full = {**full, "text": state.rooms[event.room].nodes[event.node_id].text}

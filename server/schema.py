@@ -204,22 +204,22 @@ def _event(builder: _Builder, cls: type[Event]) -> dict[str, Any]:
 
 
 def _vote_cast(builder: _Builder, open_ballot: dict[str, Any]) -> dict[str, Any]:
-    """An open ballot names the voter and the choices; a secret one shows only the totals."""
+    """An open ballot names the voter and the choices; a secret one only counts ballots."""
     secret = copy.deepcopy(open_ballot)
     secret["title"] = f"{open_ballot['title']} (secret ballot)"
     secret["properties"] |= {
         "actor": {"const": ""},
         "choices": {"type": "array", "maxItems": 0},
         "voters": builder.field(PollClosed, "voters") | {"minimum": 0},
-        "totals": builder.field(PollClosed, "totals"),
     }
-    secret["required"] += ["voters", "totals"]
+    secret["required"] += ["voters"]
     open_ballot["title"] = f"{open_ballot['title']} (open ballot)"
     return {
         "title": VoteCast.name,
         "description": (
             "A vote. In a secret poll every audience, moderators included, receives it"
-            " redacted: no actor, no choices, and the poll's `voters` and `totals` so far."
+            " redacted: no actor, no choices, only the number of `voters` so far; the totals"
+            " come with `poll_closed`."
         ),
         **either("voters", secret, open_ballot),
     }
@@ -419,7 +419,8 @@ def _views(builder: _Builder) -> None:
                 "voters": builder.field(PollClosed, "voters") | {"minimum": 0},
                 "totals": builder.field(PollClosed, "totals"),
                 "votes": {
-                    "description": "Each voter's choices; always empty for a secret poll.",
+                    "description": "Each voter's choices; always empty for a secret poll"
+                    " (whose totals stay at zero until it closes).",
                     "type": "object",
                     "additionalProperties": builder.field(VoteCast, "choices"),
                 },

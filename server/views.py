@@ -163,8 +163,9 @@ def _poll_view(room: Room, poll_id: str) -> dict[str, Any]:
         "secret": poll.secret,
         "open": poll.open,
         "voters": len(poll.votes),
-        "totals": list(totals(poll)),
-        # An open ballot is public; a secret one shows only its totals.
+        # A secret poll's totals stay at zero until it closes, so no vote can be traced by
+        # watching them move; an open ballot is public throughout.
+        "totals": [0] * len(poll.options) if poll.secret and poll.open else list(totals(poll)),
         "votes": {} if poll.secret else {voter: list(c) for voter, c in poll.votes.items()},
     }
 

@@ -5,14 +5,18 @@ from pathlib import Path
 from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Role
 from facilitation.commands import (
     AddParticipant,
+    ClosePoll,
     CreateAssembly,
     HidePost,
+    OpenPoll,
     PoseQuestion,
     PostPosition,
     RaiseHand,
+    Vote,
 )
-from facilitation.events import PositionPosted, QuestionPosed
+from facilitation.events import PollOpened, PositionPosted, QuestionPosed
 from server.audience import Audience, payloads, replayed
+from server.views import room_view
 from tests.core.builders import World, only
 from tests.server.harness import LiveServer, connected, demo_people, settings_for
 
@@ -78,3 +82,32 @@ async def test_an_observer_resuming_never_receives_a_hidden_posts_text(
                 assert observer.types("plenary")[-1] == "post_hidden"
     finally:
         await server.stop()
+
+
+def test_an_open_secret_poll_shows_nobody_its_totals_until_it_closes() -> None:
+    world = pseudonymous_world("ana")
+    world.add("ben", Role.JUROR)
+    opened = only(
+        world.run(
+            "f1",
+            OpenPoll(
+                room=PLENARY_ROOM,
+                question="Cap?",
+                kind="single",
+                options=("Yes", "No"),
+                secret=True,
+            ),
+        ),
+        PollOpened,
+    )
+    (vote,) = world.run("ana", Vote(room=PLENARY_ROOM, poll_id=opened.poll_id, choices=(1,)))
+    for audience in Audience:
+        sent = payloads(world.state, vote)[audience]
+        assert (sent["actor"], sent["choices"], sent["voters"]) == ("", [], 1)
+        assert "totals" not in sent
+        (poll,) = room_view(world.state, PLENARY_ROOM, audience, world.now_ms)["polls"]
+        assert (poll["totals"], poll["voters"], poll["votes"]) == ([0, 0], 1, {})
+    world.run("ben", Vote(room=PLENARY_ROOM, poll_id=opened.poll_id, choices=(0,)))
+    world.run("f1", ClosePoll(room=PLENARY_ROOM, poll_id=opened.poll_id))
+    (poll,) = room_view(world.state, PLENARY_ROOM, Audience.OBSERVER, world.now_ms)["polls"]
+    assert (poll["totals"], poll["voters"]) == ([1, 1], 2)

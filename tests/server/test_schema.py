@@ -482,7 +482,7 @@ def test_secret_votes_are_redacted_and_open_ones_are_not(session: Session) -> No
     for delivered in secret:
         for payload in delivered.values():
             assert (payload["actor"], payload["choices"]) == ("", [])
-            assert {"voters", "totals"} <= set(payload)
+            assert "voters" in payload and "totals" not in payload
     for delivered in shown:
         for payload in delivered.values():
             assert payload["actor"] and payload["choices"]
@@ -661,7 +661,6 @@ def test_acks_and_the_other_session_messages_validate() -> None:
                 "poll_id": "p3",
                 "choices": [1],
                 "voters": 1,
-                "totals": [0, 1],
             },
         ),
         (
@@ -675,7 +674,6 @@ def test_acks_and_the_other_session_messages_validate() -> None:
                 "poll_id": "p3",
                 "choices": [],
                 "voters": 1,
-                "totals": [0, 1],
             },
         ),
         (
@@ -688,6 +686,7 @@ def test_acks_and_the_other_session_messages_validate() -> None:
                 "at_ms": 5,
                 "poll_id": "p3",
                 "choices": [1],
+                "voters": 1,
                 "totals": [0, 1],
             },
         ),

@@ -26,7 +26,9 @@ function Poll({ poll, you, send, juror, moderator }) {
   return html`<fieldset class="poll">
     <legend>${poll.question} ${poll.secret && html`<span class="badge">${t("secret ballot")}</span>`}
       ${!poll.open && html` <span class="badge">${t("closed")}</span>`}</legend>
-    ${juror && poll.open ? html`
+    ${poll.secret && poll.open && !juror
+      ? html`<p class="muted">${t("The results appear when the poll closes.")}</p>`
+      : juror && poll.open ? html`
       ${poll.options.map((option, index) => html`<label class="choice">
         <input type=${multiple ? "checkbox" : "radio"} name=${name}
           checked=${choices.includes(index)} onChange=${() => toggle(index)} /> ${option}</label>`)}

@@ -568,8 +568,9 @@ const POLLS = {
     withRoom(c, e.room, (room) =>
       withPoll(room, e.poll_id, (poll) => {
         if (poll.secret || e.voters !== undefined) {
-          // A secret ballot arrives without voter or choices, with the running figures.
-          return { ...poll, voters: e.voters, totals: e.totals };
+          // A secret ballot arrives without voter or choices: only the count of ballots.
+          // Its totals come with poll_closed.
+          return { ...poll, voters: e.voters };
         }
         // A later vote replaces the juror's earlier one.
         const votes = { ...poll.votes, [e.actor]: e.choices };
