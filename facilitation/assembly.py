@@ -37,7 +37,7 @@ from facilitation.limits import MAX_ATTRIBUTES, MAX_LABEL_CHARS
 from facilitation.registry import Decision, check_duration, clean_text, decides, evolves, open_room
 from facilitation.roles import ASSEMBLY_STREAM, PLENARY_ROOM, SYSTEM_ACTOR, Role
 from facilitation.state import Assembly, Participant, Room, Round
-from facilitation.turns import end_turn, give_floor_if_auto, leave_lanes
+from facilitation.turns import end_turn, give_floor_if_auto, grant, leave_lanes
 
 # Ids travel in URLs and logs: a short, plain alphabet keeps them safe everywhere.
 PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -259,7 +259,7 @@ def allocation_adjusted(state: Assembly, event: AllocationAdjusted) -> None:
 
 @decides(
     StartRound,
-    yields=(RoundStarted, HandLowered, ReplyWithdrawn, TurnEnded),
+    yields=(RoundStarted, HandLowered, ReplyWithdrawn, TurnEnded, FloorGranted),
     refusals=(ErrorCode.NO_ROUND_PROPOSED, ErrorCode.INVALID_DURATION),
 )
 def start_round(d: Decision, command: StartRound) -> None:
@@ -277,9 +277,19 @@ def start_round(d: Decision, command: StartRound) -> None:
         )
         for room in proposal.rooms
     )
+    leaving = {juror for room in rooms for juror in room.jurors}
+    floor_freed = False
     for room in rooms:
         for juror in room.jurors:
-            leave_lanes(d, plenary, juror, "round_started")
+            floor_freed = leave_lanes(d, plenary, juror, "round_started") or floor_freed
+    if floor_freed and plenary.rules.auto and plenary.paused_at_ms is None:
+        # In auto mode the floor passes on at once, to the next in line who stays behind.
+        reply = next((e.participant for e in plenary.replies if e.participant not in leaving), None)
+        turn = next((e.participant for e in plenary.queue if e.participant not in leaving), None)
+        if reply is not None:
+            grant(d, plenary, reply, "reply")
+        elif turn is not None:
+            grant(d, plenary, turn, "turn")
     deadline = None if command.duration_ms is None else d.now + command.duration_ms
     d.emit(
         RoundStarted(

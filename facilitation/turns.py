@@ -327,6 +327,10 @@ def next_speaker(d: Decision, room: Room, command: NextSpeaker) -> None:
         end_turn(d, room, "next")
     if candidate is not None:
         grant(d, room, *candidate)
+    elif room.floor is not None:
+        # No one else waits; in auto mode the floor still never idles while the speaker has a
+        # turn of their own queued (they were replying).
+        give_floor_if_auto(d, room)
 
 
 @evolves(FloorGranted)

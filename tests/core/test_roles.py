@@ -192,7 +192,6 @@ def _floor_free() -> World:
 
 def _build_proposed() -> tuple[World, RoundProposed]:
     world = assembly(jurors=6, facilitators=2)
-    world.add("j7", Role.JUROR)  # joins after the others; stays in the plenary for rounds
     proposal = _only(world.run("lead", OpenRound(room_count=2)), RoundProposed)
     return world, proposal
 
@@ -390,6 +389,22 @@ def test_observers_are_refused_every_command(command_type: type[Command], actor:
         world.decide(actor, example(command_type))
     assert refused.value.code is ErrorCode.FORBIDDEN
     assert world.state == before
+
+
+@pytest.mark.parametrize("command_type", COMMAND_TYPES, ids=lambda cls: cls.name)
+def test_before_the_assembly_exists_the_system_may_only_create_it(
+    command_type: type[Command],
+) -> None:
+    """With no roster yet, only the system has a role; it meets `no_assembly` or `forbidden`."""
+    world = World()
+    code = try_command(world, SYSTEM_ACTOR, example(command_type))
+    if command_type is CreateAssembly:
+        assert code is None
+    elif Role.SYSTEM in command_type.roles:
+        assert code is ErrorCode.NO_ASSEMBLY
+    else:
+        assert code is ErrorCode.FORBIDDEN
+        assert world.state == World().state
 
 
 @pytest.mark.parametrize("command_type", COMMAND_TYPES, ids=lambda cls: cls.name)
