@@ -411,13 +411,16 @@ def extend_turn(d: Decision, room: Room, command: ExtendTurn) -> None:
     turn = room.floor
     if turn is None:
         raise Refusal(ErrorCode.NO_SPEAKER)
-    deadline_ms = turn.deadline_ms + command.by_ms
+    # The room's clock: stopped at the pause, if any. An overdue turn (its expiry not yet
+    # handled) is extended from now, so the speaker really gets the extra time.
+    clock_ms = d.now if room.paused_at_ms is None else room.paused_at_ms
+    deadline_ms = max(turn.deadline_ms, clock_ms) + command.by_ms
     d.emit(
         TurnExtended(
             **d.at(room.id),
             turn_id=turn.id,
             deadline_ms=deadline_ms,
-            warning_at_ms=max(d.now, deadline_ms - room.rules.warning_ms),
+            warning_at_ms=max(clock_ms, deadline_ms - room.rules.warning_ms),
         )
     )
 

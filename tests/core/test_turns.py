@@ -894,3 +894,18 @@ def test_an_interjection_must_have_text_within_the_limit() -> None:
         world.refuse("f1", Interject(room=P, text="x" * (MAX_TEXT_CHARS + 1)))
         == ErrorCode.TEXT_TOO_LONG
     )
+
+
+def test_extending_an_overdue_turn_gives_the_extra_time_from_now() -> None:
+    world = assembly()
+    world.run("j1", RaiseHand(room=P))
+    world.run("f1", GrantFloor(room=P))
+    granted = world.state.rooms[P].floor
+    assert granted is not None
+    world.tick(granted.deadline_ms - world.now_ms + 5_000)
+
+    (extended,) = world.run("f1", ExtendTurn(room=P, by_ms=30_000))
+
+    assert isinstance(extended, TurnExtended)
+    assert extended.deadline_ms == world.now_ms + 30_000
+    assert extended.warning_at_ms <= extended.deadline_ms
