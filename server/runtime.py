@@ -218,6 +218,11 @@ class AssemblyRuntime:
             except Exception:
                 log.exception("writer failed for assembly %s", self.id)
                 self._answer_all(batch, Outcome(False, error=UNAVAILABLE, detail="try again"))
+                # The batch may have been half applied in memory: go back to what was committed.
+                try:
+                    await self._roll_back()
+                except Exception:
+                    log.exception("could not roll back assembly %s", self.id)
             if isinstance(read_after, _Read):
                 self._run_read(read_after)
             elif isinstance(read_after, _Absorb):
@@ -323,6 +328,13 @@ class AssemblyRuntime:
                 decided = decide(self.state, pending.command, pending.actor, now)
             except Refusal as refusal:
                 outcomes.append(Outcome(False, error=refusal.code.value, detail=refusal.detail))
+                continue
+            except Exception:
+                # A bug met by one command must not sink the others in its batch; `decide`
+                # changes nothing, so the state is as it was.
+                log.exception("deciding %s failed", pending.command.name)
+                detail = "the server could not handle this command"
+                outcomes.append(Outcome(False, error=UNAVAILABLE, detail=detail))
                 continue
             for event in decided:
                 evolve(self.state, event)
