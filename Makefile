@@ -34,8 +34,11 @@ lint: install
 
 check: lint test
 
+# The pure core, then the live server end to end over loopback (`bench/server.py --help` for
+# the sizes; `--database-url postgresql+asyncpg://...` to run it on PostgreSQL).
 bench: install
 	$(PY) bench/core.py
+	$(PY) bench/server.py
 
 docs: install
 	$(PY) -c 'from facilitation.docgen import command_table; print(command_table(), end="")' > docs/commands.md
