@@ -81,8 +81,32 @@ def pseudonymise(data: Any, names: dict[str, str]) -> Any:
     return data
 
 
-def payloads(state: Assembly, event: Event) -> dict[Audience, dict[str, Any]]:
-    """What each audience of the event's stream receives; `state` already includes the event."""
+class PseudonymCache:
+    """The pseudonym map of one live assembly, rebuilt only when someone joins the roster.
+
+    The roster only grows and an assembly is pseudonymous or not from its creation, so the
+    number of participants tells whether the map is still right; rebuilding it for every
+    event cost O(jurors) each.
+    """
+
+    def __init__(self) -> None:
+        self._size = -1
+        self._names: dict[str, str] = {}
+
+    def __call__(self, state: Assembly) -> dict[str, str]:
+        if self._size != len(state.participants):
+            self._names = pseudonyms(state)
+            self._size = len(state.participants)
+        return self._names
+
+
+def payloads(
+    state: Assembly, event: Event, names: dict[str, str] | None = None
+) -> dict[Audience, dict[str, Any]]:
+    """What each audience of the event's stream receives; `state` already includes the event.
+
+    `names` is the assembly's pseudonym map, when the caller keeps one (see `PseudonymCache`).
+    """
     full = encode(event)
     if isinstance(event, VoteCast):
         poll = state.rooms[event.room].polls[event.poll_id]
@@ -106,7 +130,7 @@ def payloads(state: Assembly, event: Event) -> dict[Audience, dict[str, Any]]:
     member = full
     if isinstance(event, ParticipantAdded):
         member = {**full, "attributes": {}}
-    observer = pseudonymise(member, pseudonyms(state))
+    observer = pseudonymise(member, pseudonyms(state) if names is None else names)
     if isinstance(event, ParticipantAdded) and state.pseudonymous and event.role is Role.JUROR:
         observer = {**observer, "display_name": event.pseudonym}
     return {Audience.MODERATOR: full, Audience.MEMBER: member, Audience.OBSERVER: observer}

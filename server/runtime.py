@@ -27,7 +27,7 @@ from facilitation import (
 )
 from facilitation.codec import decode_state, encode_state
 from facilitation.messages import Event
-from server.audience import Audience, payloads
+from server.audience import Audience, PseudonymCache, payloads
 from server.scheduler import Clock, Scheduler, deadlines_from, deadlines_in
 from server.store import SeqConflict, Store, StoredEvent
 
@@ -125,6 +125,7 @@ class AssemblyRuntime:
         self._recent: dict[str, deque[Delivery]] = {}
         self._writer: asyncio.Task[None] | None = None
         self.scheduler = Scheduler(self._expire, clock)
+        self._names = PseudonymCache()
 
     async def start(self) -> None:
         await self.load()
@@ -274,6 +275,8 @@ class AssemblyRuntime:
 
     async def _roll_back(self) -> None:
         """Forget a batch applied in memory but never committed: rebuild up to `position`."""
+        # The pseudonyms may include someone the batch added: make them again from the log.
+        self._names = PseudonymCache()
         snapshot = await self.store.latest_snapshot(self.id)
         state, position = Assembly(), 0
         if snapshot is not None and snapshot[0] <= self.position:
@@ -309,7 +312,7 @@ class AssemblyRuntime:
             if event.seq != self.state.seqs.get(event.room, 0) + 1:
                 continue
             evolve(self.state, event)
-            delivered.append(Delivery(record, payloads(self.state, event)))
+            delivered.append(Delivery(record, payloads(self.state, event, self._names(self.state))))
             self.position = record.position
         if delivered:
             self._remember(delivered)
@@ -339,7 +342,7 @@ class AssemblyRuntime:
             for event in decided:
                 evolve(self.state, event)
                 # Payloads are computed right after each event, so they show its moment exactly.
-                deliveries.append(payloads(self.state, event))
+                deliveries.append(payloads(self.state, event, self._names(self.state)))
             events.extend(decided)
             outcomes.append(Outcome(True, seq=self._ack_seq(pending.command, decided)))
         return outcomes, events, deliveries

@@ -15,7 +15,7 @@ from facilitation.commands import (
     Vote,
 )
 from facilitation.events import PollOpened, PositionPosted, QuestionPosed
-from server.audience import Audience, payloads, replayed
+from server.audience import Audience, PseudonymCache, payloads, replayed
 from server.views import room_view
 from tests.core.builders import World, only
 from tests.server.harness import LiveServer, connected, demo_people, settings_for
@@ -111,3 +111,17 @@ def test_an_open_secret_poll_shows_nobody_its_totals_until_it_closes() -> None:
     world.run("f1", ClosePoll(room=PLENARY_ROOM, poll_id=opened.poll_id))
     (poll,) = room_view(world.state, PLENARY_ROOM, Audience.OBSERVER, world.now_ms)["polls"]
     assert (poll["totals"], poll["voters"]) == ([1, 1], 2)
+
+
+def test_the_pseudonym_cache_follows_the_roster() -> None:
+    world = pseudonymous_world("ana")
+    cache = PseudonymCache()
+    first = cache(world.state)
+    assert first == {"ana": "Juror 1"}
+    assert cache(world.state) is first
+
+    world.add("ben", Role.JUROR)
+
+    assert cache(world.state) == {"ana": "Juror 1", "ben": "Juror 2"}
+    (event,) = world.run("ben", RaiseHand(room=PLENARY_ROOM))
+    assert payloads(world.state, event, cache(world.state)) == payloads(world.state, event)
