@@ -37,7 +37,7 @@ from facilitation.limits import MAX_ATTRIBUTES, MAX_LABEL_CHARS
 from facilitation.registry import Decision, check_duration, clean_text, decides, evolves, open_room
 from facilitation.roles import ASSEMBLY_STREAM, PLENARY_ROOM, SYSTEM_ACTOR, Role
 from facilitation.state import Assembly, Participant, Room, Round
-from facilitation.turns import end_turn, give_floor_if_auto, grant, leave_lanes
+from facilitation.turns import end_turn, give_floor_if_auto, leave_lanes
 
 # Ids travel in URLs and logs: a short, plain alphabet keeps them safe everywhere.
 PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -282,14 +282,9 @@ def start_round(d: Decision, command: StartRound) -> None:
     for room in rooms:
         for juror in room.jurors:
             floor_freed = leave_lanes(d, plenary, juror, "round_started") or floor_freed
-    if floor_freed and plenary.rules.auto and plenary.paused_at_ms is None:
+    if floor_freed:
         # In auto mode the floor passes on at once, to the next in line who stays behind.
-        reply = next((e.participant for e in plenary.replies if e.participant not in leaving), None)
-        turn = next((e.participant for e in plenary.queue if e.participant not in leaving), None)
-        if reply is not None:
-            grant(d, plenary, reply, "reply")
-        elif turn is not None:
-            grant(d, plenary, turn, "turn")
+        give_floor_if_auto(d, plenary, exclude=leaving)
     deadline = None if command.duration_ms is None else d.now + command.duration_ms
     d.emit(
         RoundStarted(
@@ -345,7 +340,7 @@ def move_participant(d: Decision, command: MoveParticipant) -> None:
         and leave_lanes(d, source, participant.id, "moved")
     )
     if source is not None and leaving_floor:
-        give_floor_if_auto(d, source, exclude=participant.id)
+        give_floor_if_auto(d, source, exclude={participant.id})
     d.emit(
         ParticipantMoved(
             **d.at(ASSEMBLY_STREAM),

@@ -48,7 +48,7 @@ def mute(d: Decision, room: Room, command: MuteParticipant) -> None:
         raise Refusal(ErrorCode.ALREADY_MUTED, command.participant)
     d.emit(ParticipantMuted(**d.at(room.id), participant=command.participant, reason=reason))
     if leave_lanes(d, room, command.participant, "muted"):
-        give_floor_if_auto(d, room, exclude=command.participant)
+        give_floor_if_auto(d, room, exclude={command.participant})
 
 
 @evolves(ParticipantMuted)
@@ -85,7 +85,7 @@ def remove(d: Decision, room: Room, command: RemoveParticipant) -> None:
     seated_juror(d.state, room, command.participant)
     d.emit(ParticipantRemoved(**d.at(room.id), participant=command.participant, reason=reason))
     if leave_lanes(d, room, command.participant, "removed"):
-        give_floor_if_auto(d, room, exclude=command.participant)
+        give_floor_if_auto(d, room, exclude={command.participant})
 
 
 @evolves(ParticipantRemoved)

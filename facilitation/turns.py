@@ -1,5 +1,7 @@
 """Speaking turns: hands, the queue, the reply lane, the floor, its deadline and the transcript."""
 
+from collections.abc import Collection
+
 from facilitation import queue as policies
 from facilitation.commands import (
     ExpireTurn,
@@ -59,14 +61,15 @@ from facilitation.state import (
 
 
 def next_candidate(
-    room: Room, *, exclude: str | None = None, queue: list[QueueEntry] | None = None
+    room: Room, *, exclude: Collection[str] = (), queue: list[QueueEntry] | None = None
 ) -> tuple[str, TurnKind] | None:
-    """Who gets the floor next: the reply lane first, then the queue."""
+    """Who gets the floor next: the reply lane first, then the queue, passing over `exclude`
+    (people leaving the room, or the speaker whose turn just ended)."""
     for entry in room.replies:
-        if entry.participant != exclude:
+        if entry.participant not in exclude:
             return entry.participant, "reply"
     for entry in room.queue if queue is None else queue:
-        if entry.participant != exclude:
+        if entry.participant not in exclude:
             return entry.participant, "turn"
     return None
 
@@ -108,7 +111,7 @@ def end_turn(d: Decision, room: Room, reason: TurnEndReason, note: str = "") -> 
     )
 
 
-def give_floor_if_auto(d: Decision, room: Room, *, exclude: str | None = None) -> None:
+def give_floor_if_auto(d: Decision, room: Room, *, exclude: Collection[str] = ()) -> None:
     """In auto mode a free floor goes straight to the next in line (never while paused)."""
     if room.rules.auto and room.paused_at_ms is None:
         candidate = next_candidate(room, exclude=exclude)
@@ -320,7 +323,7 @@ def next_speaker(d: Decision, room: Room, command: NextSpeaker) -> None:
     if room.paused_at_ms is not None:
         raise Refusal(ErrorCode.ROOM_PAUSED)
     speaker = room.floor.speaker if room.floor is not None else None
-    candidate = next_candidate(room, exclude=speaker)
+    candidate = next_candidate(room, exclude=() if speaker is None else {speaker})
     if room.floor is None and candidate is None:
         raise Refusal(ErrorCode.QUEUE_EMPTY)
     if room.floor is not None:
