@@ -58,7 +58,8 @@ class Connection:
     def desired_groups(self, streams: set[str]) -> set[str]:
         return groups_for(self.assembly_id, streams, self.audience)
 
-    def describe(self, state: Assembly) -> dict[str, object]:
+    def describe(self, state: Assembly, streams: set[str] | None = None) -> dict[str, object]:
+        """Who this connection is and what it follows (`streams`, when about to change)."""
         participant = state.participants.get(self.participant) if self.participant else None
         return {
             "assembly": self.assembly_id,
@@ -66,7 +67,7 @@ class Connection:
             "name": participant.display_name if participant else None,
             "role": self.role.value,
             "room": participant.room if participant else self.watch,
-            "streams": sorted(self.streams),
+            "streams": sorted(self.streams if streams is None else streams),
         }
 
 

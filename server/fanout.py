@@ -118,7 +118,9 @@ class Fanout:
         if not local:
             return
 
-        def look(state: Assembly) -> list[tuple[Connection, set[str], dict[str, Any]]]:
+        def look(
+            state: Assembly,
+        ) -> list[tuple[Connection, set[str], dict[str, object], dict[str, Any]]]:
             now_ms = runtime.clock()
             changes = []
             for connection in local:
@@ -129,14 +131,14 @@ class Fanout:
                     stream: stream_view(state, runtime.id, stream, connection.audience, now_ms)
                     for stream in desired - connection.streams
                 }
-                changes.append((connection, desired, views))
+                changes.append((connection, desired, connection.describe(state, desired), views))
             return changes
 
-        for connection, desired, views in await runtime.read(look):
+        # Described and photographed in one look at the committed state, for every mover at once.
+        for connection, desired, you, views in await runtime.read(look):
             if connection.sid not in self.connections:
                 continue
             await self.seat(connection, desired)
-            you = await runtime.read(connection.describe)
             await self.sio.emit("moved", {"you": you, "snapshots": views}, to=connection.sid)
 
     async def seat(self, connection: Connection, streams: set[str]) -> None:
