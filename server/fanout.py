@@ -16,7 +16,7 @@ from facilitation.events import (
     RoundClosed,
     RoundStarted,
 )
-from server.audience import Audience, group
+from server.audience import Audience, group, replayed
 from server.connections import Connection, Presence
 from server.metrics import Metrics
 from server.runtime import AssemblyRuntime, Delivery
@@ -37,6 +37,24 @@ def stream_view(
     if stream == ASSEMBLY_STREAM:
         return assembly_view(state, assembly_id, audience)
     return room_view(state, stream, audience, now_ms)
+
+
+def catch_up(
+    runtime: AssemblyRuntime,
+    state: Assembly,
+    stream: str,
+    after_seq: int | None,
+    audience: Audience,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """What a viewer behind on `stream` needs: the events after `after_seq`, replayed as its
+    audience may see them now, or a snapshot when they are not all kept (or it has none yet).
+
+    Call it from inside `runtime.read`, so both match the committed state.
+    """
+    missed = runtime.missed(stream, after_seq) if after_seq is not None else None
+    if missed is None:
+        return [], stream_view(state, runtime.id, stream, audience, runtime.clock())
+    return [replayed(state, d.payloads[audience], audience) for d in missed], None
 
 
 class Fanout:

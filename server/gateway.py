@@ -15,9 +15,8 @@ from pydantic import ValidationError
 
 from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Command, Role, RoomCommand
 from facilitation.codec import decode_command
-from server.audience import replayed
 from server.connections import Connection, TokenBucket
-from server.fanout import Fanout, stream_view
+from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
@@ -178,27 +177,21 @@ class Gateway:
         assert runtime is not None
 
         def look(state: Any) -> dict[str, Any]:
-            now_ms = runtime.clock()
             snapshots: dict[str, Any] = {}
             events: list[dict[str, Any]] = []
             for stream in sorted(connection.streams):
                 last = resume.get(stream)
-                missed = None
-                if isinstance(last, int) and not isinstance(last, bool) and last >= 0:
-                    missed = runtime.missed(stream, last)
-                if missed is None:
-                    snapshots[stream] = stream_view(
-                        state, runtime.id, stream, connection.audience, now_ms
-                    )
-                else:
-                    events.extend(
-                        replayed(state, d.payloads[connection.audience], connection.audience)
-                        for d in missed
-                    )
+                valid = isinstance(last, int) and not isinstance(last, bool) and last >= 0
+                missed, snapshot = catch_up(
+                    runtime, state, stream, last if valid else None, connection.audience
+                )
+                events.extend(missed)
+                if snapshot is not None:
+                    snapshots[stream] = snapshot
             return {
                 "ok": True,
                 "you": connection.describe(state),
-                "server_time_ms": now_ms,
+                "server_time_ms": runtime.clock(),
                 "snapshots": snapshots,
                 "events": events,
             }

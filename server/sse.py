@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from facilitation import ASSEMBLY_STREAM, Assembly
-from server.audience import Audience, replayed
-from server.fanout import Fanout, stream_view
+from server.audience import Audience
+from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
@@ -53,16 +53,9 @@ async def observer_stream(
     queue = fanout.subscribe(assembly_id, stream)
     after = _last_seq(request)
 
-    def look(state: Assembly) -> tuple[int, list[dict[str, Any]] | None, dict[str, Any] | None]:
-        head = state.seqs.get(stream, 0)
-        missed = runtime.missed(stream, after) if after is not None else None
-        if missed is not None:
-            backlog = [
-                replayed(state, d.payloads[Audience.OBSERVER], Audience.OBSERVER) for d in missed
-            ]
-            return head, backlog, None
-        view = stream_view(state, assembly_id, stream, Audience.OBSERVER, runtime.clock())
-        return head, None, view
+    def look(state: Assembly) -> tuple[int, list[dict[str, Any]], dict[str, Any] | None]:
+        missed, view = catch_up(runtime, state, stream, after, Audience.OBSERVER)
+        return state.seqs.get(stream, 0), missed, view
 
     head, backlog, snapshot = await runtime.read(look)
 
@@ -72,7 +65,7 @@ async def observer_stream(
             last = head
             if snapshot is not None:
                 yield ServerSentEvent(data=json.dumps(snapshot), event="snapshot", id=str(head))
-            for payload in backlog or []:
+            for payload in backlog:
                 yield ServerSentEvent(
                     data=json.dumps(payload), event="event", id=str(payload["seq"])
                 )
