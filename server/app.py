@@ -1,9 +1,7 @@
 """The palabre application: Starlette for HTTP, python-socketio for the live rooms."""
 
 import contextlib
-import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import socketio
@@ -12,22 +10,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from server.bootstrap import build
 from server.bus import RedisBus
 from server.fanout import Fanout
 from server.gateway import Gateway
-from server.hub import Hub
-from server.invites import Invites
 from server.logs import configure_logging
 from server.metrics import Metrics
 from server.pages import Pages
-from server.scheduler import Clock
+from server.runtime import UNAVAILABLE, Unavailable
+from server.scheduler import Clock, wall_clock_ms
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
 from server.sse import observer_stream
-from server.store import Store
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Palabre:
@@ -37,7 +30,11 @@ class Palabre:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
-        self.store = Store(settings.database_url)
+        services = build(settings, clock=clock, live=True)
+        self.store = services.store
+        self.hub = services.hub
+        self.invites = services.invites
+        self.organiser = services.organiser
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             cors_allowed_origins=settings.allowed_origins,
@@ -46,26 +43,18 @@ class Palabre:
             engineio_logger=False,
         )
         self.fanout = Fanout(self.sio, self.metrics)
-        self.hub = Hub(
-            self.store,
-            clock=clock,
-            publish=self.fanout.publish,
-            snapshot_every_events=settings.snapshot_every_events,
-            recent_per_stream=settings.resume_max_events,
-        )
-        self.invites = Invites(
-            self.store,
-            settings.signing_key,
-            settings.public_url,
-            timedelta(days=settings.invite_ttl_days),
-        )
+        self.hub.subscribe(self.fanout.publish)
+        self.hub.on_revoke(self.fanout.close_invite_streams)
         self.gateway = Gateway(
             self.sio, self.hub, self.invites, self.fanout, settings, self.metrics
         )
+        self.hub.on_revoke(self.gateway.drop_invite)
         self.bus = RedisBus(settings.redis_url, self.hub) if settings.redis_url else None
-        if self.bus is not None:
-            self.hub.broadcast = self.bus.broadcast
-        self.http = Starlette(routes=self.routes(), lifespan=self.lifespan)
+        self.http = Starlette(
+            routes=self.routes(),
+            lifespan=self.lifespan,
+            exception_handlers={Unavailable: self.unavailable},
+        )
         self.asgi = socketio.ASGIApp(self.sio, other_asgi_app=self.http)
 
     def routes(self) -> list[BaseRoute]:
@@ -101,6 +90,14 @@ class Palabre:
         except Exception as problem:
             return JSONResponse({"ok": False, "database": type(problem).__name__}, 503)
         return JSONResponse({"ok": True, "assemblies": assemblies, "live": len(self.hub.live())})
+
+    async def unavailable(self, request: Request, problem: Exception) -> Response:
+        """An assembly that cannot answer in time: the client may try again shortly."""
+        return JSONResponse(
+            {"error": UNAVAILABLE, "detail": str(problem)},
+            status_code=503,
+            headers={"retry-after": "1"},
+        )
 
     async def prometheus(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")

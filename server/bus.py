@@ -1,9 +1,13 @@
-"""Redis pub/sub between palabre processes: each commit is told to every other process, which
-applies it and shows it to its own sockets. The log stays the truth; the bus only carries news.
+"""Redis pub/sub between palabre processes: a signal, never the data.
 
-Payloads are JSON, never pickle: Redis is a trusted bus, not a trusted code path. A message
-lost while Redis was away is harmless: every live assembly catches up from the store on
-reconnection, and a seq gap seen in a message does the same.
+A process that commits says "assembly A is committed up to position P"; every other process
+then reads what it lacks from the store, in position order (writers publish positions, readers
+fetch rows, as Synapse's replication does). A signal that comes late, twice, out of order or
+never costs nothing: the store decides what is new, and each live assembly also looks at the
+store every few seconds and whenever the bus comes back. Withdrawn invites travel the same way,
+so their users are shown out on every process.
+
+Payloads are JSON, never pickle: Redis is a trusted bus, not a trusted code path.
 """
 
 import asyncio
@@ -14,34 +18,25 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from facilitation.codec import decode_event
 from server.hub import Hub
-from server.runtime import AssemblyRuntime
-from server.store import StoredEvent
+from server.runtime import Commit
 
 log = logging.getLogger("palabre.bus")
 
-CHANNEL_PREFIX = "palabre:assembly:"
+COMMITS_CHANNEL = "palabre:commits"
+REVOCATIONS_CHANNEL = "palabre:revocations"
 # After losing Redis, wait this long before trying again, so a restart is not hammered.
 RECONNECT_SECONDS = 1.0
+# Starting up waits this long for the subscription before giving up on Redis.
+SUBSCRIBE_TIMEOUT_SECONDS = 10.0
 
 
-def encode_records(node: str, assembly_id: str, records: list[StoredEvent]) -> str:
-    return json.dumps(
-        {"node": node, "assembly": assembly_id, "records": [record.record() for record in records]}
-    )
+def commit_signal(node: str, assembly_id: str, position: int) -> str:
+    return json.dumps({"node": node, "assembly": assembly_id, "position": position})
 
 
-def decode_records(data: dict[str, Any]) -> list[StoredEvent]:
-    return [
-        StoredEvent(
-            position=record["position"],
-            event=decode_event(record["event"]),
-            prev_hash=record["prev_hash"],
-            hash=record["hash"],
-        )
-        for record in data["records"]
-    ]
+def revocation_signal(node: str, invite_id: str) -> str:
+    return json.dumps({"node": node, "invite": invite_id})
 
 
 class RedisBus:
@@ -51,18 +46,24 @@ class RedisBus:
         # Tells this process's own messages apart when they come back from Redis.
         self.node = secrets.token_hex(8)
         self._client: redis.Redis | None = None
-        self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        # The latest position to announce per assembly: a burst of commits is one signal.
+        self._positions: dict[str, int] = {}
+        self._revocations: list[str] = []
+        self._news = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
 
     async def start(self) -> None:
         self._client = redis.from_url(self.url)
         await self._client.ping()
+        self.hub.shared = True
+        self.hub.subscribe(self.on_commit)
+        self.hub.on_revoke(self.on_revoke)
         self._tasks = [
             asyncio.create_task(self._send_forever(), name="palabre-bus-send"),
             asyncio.create_task(self._listen_forever(), name="palabre-bus-listen"),
         ]
-        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+        await asyncio.wait_for(self._subscribed.wait(), timeout=SUBSCRIBE_TIMEOUT_SECONDS)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -71,52 +72,75 @@ class RedisBus:
         if self._client is not None:
             await self._client.aclose()
 
-    def broadcast(self, runtime: AssemblyRuntime, records: list[StoredEvent]) -> None:
-        """Called by a writer after its commit; a single sender keeps the order."""
-        self._outbox.put_nowait(
-            (CHANNEL_PREFIX + runtime.id, encode_records(self.node, runtime.id, records))
-        )
+    def on_commit(self, commit: Commit) -> None:
+        """Announce this process's own commits; what it read from the store is not news."""
+        if commit.local:
+            assembly_id = commit.runtime.id
+            self._positions[assembly_id] = max(commit.position, self._positions.get(assembly_id, 0))
+            self._news.set()
+
+    async def on_revoke(self, invite_id: str, local: bool) -> None:
+        if local:
+            self._revocations.append(invite_id)
+            self._news.set()
 
     async def _send_forever(self) -> None:
         assert self._client is not None
         while True:
-            channel, message = await self._outbox.get()
-            try:
-                await self._client.publish(channel, message)
-            except redis.RedisError:
-                # The others will read it from the store when they next see a gap or reconnect.
-                log.warning("could not publish to %s", channel, exc_info=True)
+            await self._news.wait()
+            self._news.clear()
+            positions, self._positions = self._positions, {}
+            revocations, self._revocations = self._revocations, []
+            messages = [
+                (COMMITS_CHANNEL, commit_signal(self.node, assembly_id, position))
+                for assembly_id, position in positions.items()
+            ] + [(REVOCATIONS_CHANNEL, revocation_signal(self.node, i)) for i in revocations]
+            for channel, message in messages:
+                try:
+                    await self._client.publish(channel, message)
+                except redis.RedisError:
+                    # Commits: the others poll the store. A revocation: the invite is refused
+                    # at the next connect anyway; only open sessions linger.
+                    log.warning("could not publish to %s", channel, exc_info=True)
 
     async def _listen_forever(self) -> None:
         assert self._client is not None
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
-                    await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                    await pubsub.subscribe(COMMITS_CHANNEL, REVOCATIONS_CHANNEL)
                     if self._subscribed.is_set():
                         # Back after an outage: what was said meanwhile is in the store.
                         for runtime in self.hub.live():
                             runtime.catch_up_later()
                     self._subscribed.set()
                     async for message in pubsub.listen():
-                        if message.get("type") == "pmessage":
-                            self._receive(message["data"])
+                        if message.get("type") == "message":
+                            await self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("lost the bus; reconnecting", exc_info=True)
                 await asyncio.sleep(RECONNECT_SECONDS)
 
-    def _receive(self, raw: bytes | str) -> None:
+    async def _receive(self, raw: bytes | str) -> None:
         try:
-            data = json.loads(raw)
+            data: Any = json.loads(raw)
             if data.get("node") == self.node:
                 return
-            runtime = self.hub.live_runtime(data["assembly"])
-            records = decode_records(data)
-        except (ValueError, KeyError, TypeError):
+            if "invite" in data:
+                invite_id = data["invite"]
+                if not isinstance(invite_id, str):
+                    raise TypeError("invite")
+                await self.hub.revoked(invite_id, local=False)
+                return
+            assembly_id, position = data["assembly"], data["position"]
+            if not isinstance(assembly_id, str) or not isinstance(position, int):
+                raise TypeError("assembly or position")
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignored a malformed bus message")
             return
         # An assembly not live here needs nothing: it loads from the store when first used.
+        runtime = self.hub.live_runtime(assembly_id)
         if runtime is not None:
-            runtime.absorb(records)
+            runtime.announce(position)

@@ -22,10 +22,8 @@ import functools
 import json
 import re
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -39,7 +37,6 @@ from server.settings import Settings
 # by the commands that use it, so `verify`, `--help` and usage mistakes answer at once.
 if TYPE_CHECKING:
     from server.organiser import IssuedLink, Organiser
-    from server.runtime import AssemblyRuntime, Delivery
 
 PROGRAM = "palabre"
 OBSERVER_STREAM = "plenary"
@@ -55,43 +52,14 @@ class Failed(Exception):
     """A command that could not do what was asked: its message is the one line on stderr."""
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def no_publish(runtime: "AssemblyRuntime", deliveries: "list[Delivery]") -> None:
-    # The CLI has no sockets to tell. What it writes is in the store, where a server reads it.
-    return None
-
-
 @asynccontextmanager
 async def organiser_stack(settings: Settings) -> AsyncIterator["Organiser"]:
-    """The organiser on the settings' database, without a web server: store, hub and invites,
-    started for one command and closed after it."""
-    from server.hub import Hub
-    from server.invites import Invites
-    from server.organiser import Organiser
-    from server.store import Store
+    """The organiser on the settings' database, without a web server, for one command. Nothing
+    it starts fires a deadline: a tool that prints links must never end a speaker's turn."""
+    from server.bootstrap import build, running
 
-    store = Store(settings.database_url)
-    await store.start()
-    hub = Hub(
-        store,
-        clock=wall_clock_ms,
-        publish=no_publish,
-        snapshot_every_events=settings.snapshot_every_events,
-        recent_per_stream=settings.resume_max_events,
-    )
-    invites = Invites(
-        store, settings.signing_key, settings.public_url, timedelta(days=settings.invite_ttl_days)
-    )
-    try:
-        yield Organiser(hub, invites)
-    finally:
-        try:
-            await hub.stop()
-        finally:
-            await store.close()
+    async with running(build(settings, live=False)) as services:
+        yield services.organiser
 
 
 def with_organiser(

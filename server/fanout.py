@@ -19,7 +19,7 @@ from facilitation.events import (
 from server.audience import Audience, group, replayed
 from server.connections import Connection, Presence
 from server.metrics import Metrics
-from server.runtime import AssemblyRuntime, Delivery
+from server.runtime import AssemblyRuntime, Commit, Delivery
 from server.views import assembly_view, room_view
 
 log = logging.getLogger("palabre.fanout")
@@ -66,9 +66,12 @@ class Fanout:
         self._queues: dict[str, asyncio.Queue[tuple[float, AssemblyRuntime, list[Delivery]]]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sse: dict[tuple[str, str], set[asyncio.Queue[Delivery | None]]] = {}
+        # The invite each Server-Sent Events reader came in with, so withdrawing it ends them.
+        self._sse_invites: dict[asyncio.Queue[Delivery | None], str] = {}
 
-    def publish(self, runtime: AssemblyRuntime, deliveries: list[Delivery]) -> None:
+    def publish(self, commit: Commit) -> None:
         """Called by the writer right after a commit: queue the batch, keep the order."""
+        runtime, deliveries = commit.runtime, commit.deliveries
         queue = self._queues.get(runtime.id)
         if queue is None:
             queue = self._queues[runtime.id] = asyncio.Queue()
@@ -114,16 +117,27 @@ class Fanout:
 
     # --- Server-Sent Events ---------------------------------------------------------------
 
-    def subscribe(self, assembly_id: str, stream: str) -> asyncio.Queue[Delivery | None]:
+    def subscribe(
+        self, assembly_id: str, stream: str, invite_id: str | None = None
+    ) -> asyncio.Queue[Delivery | None]:
         """A queue of the stream's deliveries; None in it means: the stream is closing."""
         queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
         self._sse.setdefault((assembly_id, stream), set()).add(queue)
+        if invite_id is not None:
+            self._sse_invites[queue] = invite_id
         return queue
 
     def unsubscribe(
         self, assembly_id: str, stream: str, queue: asyncio.Queue[Delivery | None]
     ) -> None:
         self._sse.get((assembly_id, stream), set()).discard(queue)
+        self._sse_invites.pop(queue, None)
+
+    async def close_invite_streams(self, invite_id: str, local: bool) -> None:
+        """End every Server-Sent Events stream opened with a withdrawn invite."""
+        for queue, used in list(self._sse_invites.items()):
+            if used == invite_id:
+                queue.put_nowait(None)
 
     # --- Following people as they move -----------------------------------------------------
 

@@ -8,18 +8,20 @@ sends commands, each a socket event named after the command, answered by an ack:
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
 from pydantic import ValidationError
 
-from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Command, Role, RoomCommand
+from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Assembly, Command, Role, RoomCommand
 from facilitation.codec import decode_command
 from server.connections import Connection, TokenBucket
 from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
+from server.runtime import UNAVAILABLE, Unavailable
 from server.settings import Settings
 
 log = logging.getLogger("palabre.gateway")
@@ -37,6 +39,15 @@ class ErrorCode:
     PRIVATE_ASSEMBLY = "private_assembly"
     UNKNOWN_PARTICIPANT = "unknown_participant"
     ROOM_NOT_FOUND = "room_not_found"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What a connect needs to know of the committed state, read in one look."""
+
+    public: bool
+    known: bool
+    watchable: bool
 
 
 def refuse(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -115,21 +126,32 @@ class Gateway:
         runtime = await self.hub.get(assembly_id)
         if runtime is None:
             raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, f"no assembly {assembly_id!r}")
-        state = runtime.state
-        if token is None and not state.public:
-            raise refuse(ErrorCode.PRIVATE_ASSEMBLY, "this assembly needs an observer link")
-        if participant is not None and participant not in state.participants:
-            # Added by another process (the CLI, a second node) since this one last looked?
-            runtime.catch_up_later()
-            state = await runtime.read(lambda current: current)
-            if participant not in state.participants:
-                raise refuse(ErrorCode.UNKNOWN_PARTICIPANT, "this invite names nobody here")
         if role is Role.OBSERVER:
             watch = watch if isinstance(watch, str) else PLENARY_ROOM
-            if watch not in state.rooms or watch == ASSEMBLY_STREAM:
-                raise refuse(ErrorCode.ROOM_NOT_FOUND, f"no room {watch!r} to watch")
         else:
             watch = None
+
+        def admission(state: Assembly) -> Admission:
+            return Admission(
+                public=state.public,
+                known=participant is None or participant in state.participants,
+                watchable=watch in state.rooms and watch != ASSEMBLY_STREAM,
+            )
+
+        try:
+            admitted = await runtime.read(admission)
+            if not admitted.known:
+                # Added by another process (the CLI, a second node) since this one last looked?
+                runtime.catch_up_later()
+                admitted = await runtime.read(admission)
+        except Unavailable:
+            raise refuse(UNAVAILABLE, "the assembly cannot answer now: try again") from None
+        if token is None and not admitted.public:
+            raise refuse(ErrorCode.PRIVATE_ASSEMBLY, "this assembly needs an observer link")
+        if not admitted.known:
+            raise refuse(ErrorCode.UNKNOWN_PARTICIPANT, "this invite names nobody here")
+        if watch is not None and not admitted.watchable:
+            raise refuse(ErrorCode.ROOM_NOT_FOUND, f"no room {watch!r} to watch")
         connection = Connection(
             sid=sid,
             assembly_id=assembly_id,
@@ -139,19 +161,21 @@ class Gateway:
             bucket=TokenBucket(self.settings.rate_per_second, self.settings.rate_burst),
             invite_id=invite_id,
         )
+        try:
+            streams = await runtime.read(connection.desired_streams)
+        except Unavailable:
+            raise refuse(UNAVAILABLE, "the assembly cannot answer now: try again") from None
         self.fanout.connections[sid] = connection
-        streams = await runtime.read(connection.desired_streams)
         await self.fanout.seat(connection, streams)
         self.metrics.connections.labels(role=role.value).inc()
         log.info("connect", extra={"sid": sid, "assembly": assembly_id, "role": role.value})
         return None
 
-    async def drop_invite(self, invite_id: str) -> int:
+    async def drop_invite(self, invite_id: str, local: bool) -> None:
         """Disconnect everyone on this process who came in with a withdrawn invite."""
         sids = [c.sid for c in self.fanout.connections.values() if c.invite_id == invite_id]
         for sid in sids:
             await self.sio.disconnect(sid)
-        return len(sids)
 
     async def disconnect(self, sid: str, reason: Any = None, *extra: Any) -> dict[str, Any] | None:
         if self._sent_by_client(sid):
@@ -196,7 +220,10 @@ class Gateway:
                 "events": events,
             }
 
-        return await runtime.read(look)
+        try:
+            return await runtime.read(look)
+        except Unavailable:
+            return error(UNAVAILABLE, "the assembly cannot answer now: try again")
 
     async def command(self, event: str, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
         connection = self.fanout.connections.get(sid)

@@ -117,17 +117,18 @@ class Organiser:
 
     async def observer_link(self, assembly_id: str) -> IssuedLink:
         """A link for press, public or researchers: read-only, for private assemblies too."""
-        if await self.hub.get(assembly_id) is None:
+        if assembly_id not in await self.hub.store.assembly_ids():
             raise LookupError(assembly_id)
         return await self._issue(assembly_id, None, "Observer", Role.OBSERVER)
 
     async def links(self, assembly_id: str) -> list[IssuedLink]:
         """Every live invite's link again, derived from its id: tokens themselves are not kept."""
-        runtime = await self.hub.get(assembly_id)
-        if runtime is None:
+        names = await self.hub.look(
+            assembly_id, lambda state: {p.id: p.display_name for p in state.participants.values()}
+        )
+        if names is None:
             raise LookupError(assembly_id)
         now = datetime.now(UTC)
-        names = {p.id: p.display_name for p in runtime.state.participants.values()}
         return [
             IssuedLink(
                 invite.id,
@@ -142,7 +143,12 @@ class Organiser:
         ]
 
     async def revoke(self, invite_id: str) -> bool:
-        return await self.hub.store.revoke_invite(invite_id, datetime.now(UTC))
+        """Withdraw an invite: refused from now on, and whoever uses it now is shown out (on
+        every process of a server; the CLI has nobody to show out)."""
+        if not await self.hub.store.revoke_invite(invite_id, datetime.now(UTC)):
+            return False
+        await self.hub.revoked(invite_id)
+        return True
 
     async def export(self, assembly_id: str) -> dict[str, Any]:
         """The whole record, with its hash chain, verifiable offline (`palabre verify`)."""

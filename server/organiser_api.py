@@ -272,8 +272,6 @@ class OrganiserApi:
         invite_id: str = request.path_params["invite_id"]
         if not await self.organiser.revoke(invite_id):
             raise ApiError(404, "invite_not_found", "no such invite, or it was already revoked")
-        # Whoever is in the room with it now leaves too, not only at their next connection.
-        await self.app.gateway.drop_invite(invite_id)
         # The invite id opens nothing on its own (the link is its signature), so it may be logged.
         log.info("invite revoked", extra={"invite": invite_id})
         return JSONResponse({"revoked": invite_id})
@@ -289,4 +287,4 @@ class OrganiserApi:
 
 
 def organiser_routes(app: "Palabre") -> list[Route]:
-    return OrganiserApi(app, Organiser(app.hub, app.invites)).routes()
+    return OrganiserApi(app, app.organiser).routes()

@@ -4,6 +4,7 @@ Front-end packages come from npm (`web/package.json`) and are served as ES modul
 import map: no bundler, no CDN. Every page carries a strict Content-Security-Policy.
 """
 
+import dataclasses
 import json
 import secrets
 from pathlib import Path
@@ -15,7 +16,8 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from facilitation import PLENARY_ROOM, Role
+from facilitation import PLENARY_ROOM, Assembly, Role
+from facilitation.state import Rules
 from server.i18n import LANGUAGE_NAMES, LANGUAGES, choose_language, gettext_for, messages
 from server.invites import InviteRefused
 
@@ -105,9 +107,9 @@ class Pages:
     async def index(self, request: Request) -> Response:
         public = []
         for assembly_id in await self.app.store.assembly_ids():
-            runtime = await self.app.hub.get(assembly_id)
-            if runtime is not None and runtime.state.public:
-                public.append({"id": assembly_id, "title": runtime.state.title})
+            seen = await self.app.hub.look(assembly_id, lambda s: (s.public, s.title))
+            if seen is not None and seen[0]:
+                public.append({"id": assembly_id, "title": seen[1]})
         return self.render(request, "index.html", assemblies=public)
 
     async def join(self, request: Request) -> Response:
@@ -117,18 +119,24 @@ class Pages:
         except InviteRefused as refusal:
             status = 410 if refusal.code in {"expired_token", "revoked_token"} else 404
             return self.render(request, "invalid_invite.html", status, code=refusal.code)
-        runtime = await self.app.hub.get(invite.assembly_id)
-        if runtime is None:
+
+        def welcome(state: Assembly) -> tuple[str, str | None, Rules]:
+            person = state.participants.get(invite.participant_id or "")
+            name = person.display_name if person else None
+            # A copy: the rules may change while the page is being rendered.
+            return state.title, name, dataclasses.replace(state.rooms[PLENARY_ROOM].rules)
+
+        seen = await self.app.hub.look(invite.assembly_id, welcome)
+        if seen is None:
             return self.render(request, "invalid_invite.html", 404, code="invalid_token")
-        state = runtime.state
-        person = state.participants.get(invite.participant_id or "")
+        title, name, rules = seen
         return self.render(
             request,
             "join.html",
-            assembly_title=state.title,
-            name=person.display_name if person else None,
+            assembly_title=title,
+            name=name,
             role=invite.role,
-            rules=state.rooms[PLENARY_ROOM].rules,
+            rules=rules,
             is_observer=invite.role == Role.OBSERVER.value,
             config={"token": token},
         )
@@ -138,8 +146,7 @@ class Pages:
 
     async def watch(self, request: Request) -> Response:
         assembly_id = request.path_params["assembly"]
-        runtime = await self.app.hub.get(assembly_id)
-        if runtime is None or not runtime.state.public:
+        if not await self.app.hub.look(assembly_id, lambda state: state.public):
             return self.render(request, "invalid_invite.html", 404, code="assembly_not_found")
         room = request.query_params.get("room", PLENARY_ROOM)
         return self.render(

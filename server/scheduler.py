@@ -10,6 +10,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from facilitation import ASSEMBLY_STREAM, Assembly, Command, Event
@@ -29,7 +30,12 @@ log = logging.getLogger("palabre.scheduler")
 RETRY_SECONDS = 1.0
 
 Submit = Callable[[Command], Awaitable[object]]
+# Milliseconds since the epoch; the core takes the time as an argument, never reads it.
 Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def deadlines_in(state: Assembly) -> list[tuple[int, Command]]:

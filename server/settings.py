@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     invite_ttl_days: int = 30
     # Snapshot an assembly every so many events, so a restart replays a short tail of the log.
     snapshot_every_events: int = 500
+    # How long a command or a read waits for its assembly before the answer is `unavailable`.
+    command_timeout_seconds: float = 10.0
     # A client further behind than this gets a fresh snapshot instead of the missed events.
     resume_max_events: int = 1_000
 

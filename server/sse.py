@@ -3,6 +3,7 @@ Last-Event-ID, so a newsroom can follow a room with curl or any SSE client."""
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -15,6 +16,14 @@ from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
+from server.runtime import UNAVAILABLE, Unavailable
+
+
+@dataclass(frozen=True)
+class Refused:
+    status: int
+    code: str
+
 
 # Tells proxies to keep the connection open between events.
 PING_SECONDS = 15
@@ -36,6 +45,7 @@ async def observer_stream(
     if runtime is None:
         return JSONResponse({"error": "assembly_not_found"}, status_code=404)
     token = request.query_params.get("token")
+    invite_id: str | None = None
     if token is not None:
         try:
             invite = await invites.resolve(token)
@@ -43,21 +53,29 @@ async def observer_stream(
             return JSONResponse({"error": refusal.code, "detail": refusal.detail}, 403)
         if invite.assembly_id != assembly_id:
             return JSONResponse({"error": "invalid_token"}, status_code=403)
-    elif not runtime.state.public:
-        return JSONResponse({"error": "private_assembly"}, status_code=403)
-    if stream != ASSEMBLY_STREAM and stream not in runtime.state.rooms:
-        return JSONResponse({"error": "room_not_found"}, status_code=404)
+        invite_id = invite.id
 
     # Subscribe before reading, so nothing committed in between is missed; duplicates are
     # dropped by seq below.
-    queue = fanout.subscribe(assembly_id, stream)
+    queue = fanout.subscribe(assembly_id, stream, invite_id)
     after = _last_seq(request)
 
-    def look(state: Assembly) -> tuple[int, list[dict[str, Any]], dict[str, Any] | None]:
+    def look(state: Assembly) -> Refused | tuple[int, list[dict[str, Any]], dict[str, Any] | None]:
+        if token is None and not state.public:
+            return Refused(403, "private_assembly")
+        if stream != ASSEMBLY_STREAM and stream not in state.rooms:
+            return Refused(404, "room_not_found")
         missed, view = catch_up(runtime, state, stream, after, Audience.OBSERVER)
         return state.seqs.get(stream, 0), missed, view
 
-    head, backlog, snapshot = await runtime.read(look)
+    try:
+        seen = await runtime.read(look)
+    except Unavailable:
+        seen = Refused(503, UNAVAILABLE)
+    if isinstance(seen, Refused):
+        fanout.unsubscribe(assembly_id, stream, queue)
+        return JSONResponse({"error": seen.code}, status_code=seen.status)
+    head, backlog, snapshot = seen
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         metrics.sse_streams.inc()

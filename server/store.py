@@ -314,10 +314,13 @@ class Store:
         async with turn, self._writes() as session, session.begin():
             yield session
 
-    async def create_assembly(self, assembly_id: str) -> None:
+    async def create_assembly(self, assembly_id: str, events: Sequence[Event] = ()) -> None:
+        """Register an assembly with its first events, all or nothing."""
         try:
             async with self._writing() as session:
                 session.add(AssemblyRow(id=assembly_id, created_at=datetime.now(UTC)))
+                await session.flush()
+                session.add_all(await self._chain(session, assembly_id, events))
         except IntegrityError as error:
             raise AssemblyExists(assembly_id) from error
 

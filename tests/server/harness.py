@@ -22,9 +22,9 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
 from facilitation import Command, Role, RoomCommand
-from server.app import Palabre, wall_clock_ms
+from server.app import Palabre
 from server.organiser import IssuedLink, Organiser, Person
-from server.scheduler import Clock
+from server.scheduler import Clock, wall_clock_ms
 from server.schema import protocol_schema
 from server.settings import Settings
 
@@ -90,7 +90,7 @@ class LiveServer:
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.palabre = Palabre(settings) if clock is None else Palabre(settings, clock=clock)
-        self.organiser = Organiser(self.palabre.hub, self.palabre.invites)
+        self.organiser = self.palabre.organiser
         self._server = uvicorn.Server(
             uvicorn.Config(
                 self.palabre.asgi,
@@ -431,6 +431,11 @@ class EventStream:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.5))
+
+    async def wait_ended(self) -> None:
+        """Until the server ends the stream (a bounded wait)."""
+        assert self._task is not None, "the stream never started"
+        await asyncio.wait_for(asyncio.shield(self._task), WAIT_SECONDS)
 
     async def _read(self) -> None:
         fields: dict[str, list[str]] = {}

@@ -17,7 +17,19 @@ import httpx
 import pytest
 
 from facilitation import PLENARY_ROOM
-from tests.server.harness import ROOT, WAIT_SECONDS, LiveServer, connected, free_port, settings_for
+from server.store import Store
+from tests.server.harness import (
+    ROOT,
+    WAIT_SECONDS,
+    LiveServer,
+    ManualClock,
+    acked,
+    connected,
+    demo_people,
+    free_port,
+    serving,
+    settings_for,
+)
 
 PUBLIC_URL = "http://palabre.test"
 PEOPLE_CSV = (
@@ -352,3 +364,39 @@ def test_serve_with_the_demo(env: dict[str, str], tmp_path: Path) -> None:
     assert all(link.startswith(f"{url}/join/") for link in links.values())
     assert set(links.values()) <= served_links
     assert admin not in stdout + stderr
+
+
+async def test_reading_commands_never_end_an_overdue_turn(env: dict[str, str]) -> None:
+    # A turn granted an hour ago by the wall clock, then the server stopped mid-turn.
+    clock = ManualClock()
+    clock.advance(-3_600_000)
+    settings = settings_for(env["DATABASE_URL"], Path(env["PALABRE_DATA_DIR"]))
+    async with serving(settings, clock=clock) as server:
+        tokens = await demo_people(server.organiser, "jury")
+        async with (
+            connected(server.url, token=tokens["j1"]) as juror,
+            connected(server.url, token=tokens["f1"]) as facilitator,
+        ):
+            await acked(juror, "raise_hand")
+            await acked(facilitator, "grant_floor", room=PLENARY_ROOM)
+    env = {**env, "PALABRE_SECRET_KEY": settings.signing_key}
+
+    people = Path(env["PALABRE_DATA_DIR"]).parent / "late.csv"
+    people.write_text("id,name\nlate1,Late One\nlate2,Late Two\n")
+    for args in (
+        ("links", "jury"),
+        ("links", "jury", "--json"),
+        ("export", "jury"),
+        ("observer-link", "jury"),
+        ("import", "jury", str(people)),
+    ):
+        ok(env, *args)
+
+    store = Store(env["DATABASE_URL"])
+    await store.start()
+    try:
+        written = [record.event.name for record in await store.events("jury")]
+    finally:
+        await store.close()
+    # The CLI added people, and ended nobody's turn: only a server keeps time.
+    assert written[-3:] == ["floor_granted", "participant_added", "participant_added"]

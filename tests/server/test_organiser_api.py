@@ -177,9 +177,9 @@ async def test_create_an_assembly(api: httpx.AsyncClient, live: LiveServer) -> N
     )
     assert response.status_code == 201
     assert response.json() == {"id": "jury-2025"}
-    runtime = await live.palabre.hub.get("jury-2025")
-    assert runtime is not None
-    assert (runtime.state.title, runtime.state.public, runtime.state.pseudonymous) == (
+    state = await live.palabre.hub.look("jury-2025", lambda current: current)
+    assert state is not None
+    assert (state.title, state.public, state.pseudonymous) == (
         "Housing",
         False,
         True,
@@ -247,9 +247,9 @@ async def test_import_people_as_json(api: httpx.AsyncClient, live: LiveServer) -
         ("sys", "invalid_participant"),
         ("bad id!", "invalid_participant"),
     ]
-    runtime = await live.palabre.hub.get("jury")
-    assert runtime is not None
-    assert runtime.state.participants["j1"].attributes == {"age": "65+", "region": "north"}
+    state = await live.palabre.hub.look("jury", lambda current: current)
+    assert state is not None
+    assert state.participants["j1"].attributes == {"age": "65+", "region": "north"}
 
 
 @pytest.mark.parametrize(
@@ -290,10 +290,10 @@ async def test_import_people_as_csv_with_attribute_columns(
         ("j1", "juror"),
         ("j2", "juror"),
     ]
-    runtime = await live.palabre.hub.get("jury")
-    assert runtime is not None
-    assert runtime.state.participants["j2"].attributes == {"age band": "30-44", "region": "south"}
-    assert runtime.state.participants["f1"].display_name == "Tomás Reyes"
+    state = await live.palabre.hub.look("jury", lambda current: current)
+    assert state is not None
+    assert state.participants["j2"].attributes == {"age band": "30-44", "region": "south"}
+    assert state.participants["f1"].display_name == "Tomás Reyes"
 
 
 @pytest.mark.parametrize(
@@ -314,9 +314,9 @@ async def test_bad_csv_lines_are_reported(
     assert response.json()["error"] == "invalid_import"
     assert response.json()["detail"].startswith(where)
     # A file with a bad line is refused whole: nobody from it was added.
-    runtime = await live_sqlite.palabre.hub.get("jury")
-    assert runtime is not None
-    assert runtime.state.participants == {}
+    state = await live_sqlite.palabre.hub.look("jury", lambda current: current)
+    assert state is not None
+    assert state.participants == {}
 
 
 async def test_csv_that_is_not_utf8_is_refused(api_sqlite: httpx.AsyncClient) -> None:
@@ -362,9 +362,9 @@ async def test_an_oversized_import_is_a_413(
         "/api/assemblies/jury/people", content=chunks(), headers={"Content-Type": "text/csv"}
     )
     assert streamed.status_code == 413
-    runtime = await live_sqlite.palabre.hub.get("jury")
-    assert runtime is not None
-    assert runtime.state.participants == {}
+    state = await live_sqlite.palabre.hub.look("jury", lambda current: current)
+    assert state is not None
+    assert state.participants == {}
 
 
 async def test_an_oversized_assembly_body_is_a_413(api_sqlite: httpx.AsyncClient) -> None:
