@@ -94,10 +94,10 @@ async def test_a_connect_never_admits_someone_whose_addition_was_not_committed(
         failing.set()
         refusal = await knocking
         assert refusal["data"]["error"] == "unknown_participant"
-        store.append = appends  # type: ignore[method-assign,assignment]
+        store.append = appends  # type: ignore[method-assign]
         result = await adding
         assert [(who, code) for who, code, _ in result.refused] == [("ghost", "unavailable")]
     finally:
         failing.set()
-        store.append = appends  # type: ignore[method-assign,assignment]
+        store.append = appends  # type: ignore[method-assign]
         await server.stop()
