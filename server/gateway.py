@@ -123,7 +123,10 @@ class Gateway:
             invite_id = None
             if not isinstance(assembly_id, str):
                 raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "give an invite token or an assembly")
-        runtime = await self.hub.get(assembly_id)
+        try:
+            runtime = await self.hub.get(assembly_id)
+        except Unavailable:
+            raise refuse(UNAVAILABLE, "the assembly cannot answer now: try again") from None
         if runtime is None:
             raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, f"no assembly {assembly_id!r}")
         if role is Role.OBSERVER:

@@ -6,10 +6,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from facilitation import SYSTEM_ACTOR, Assembly, Refusal, decide, replay
-from facilitation.codec import decode_state
+from facilitation import SYSTEM_ACTOR, Assembly, Refusal, decide
 from facilitation.commands import CreateAssembly
-from server.runtime import DEFAULT_WAIT_SECONDS, AssemblyRuntime, Commit, OnCommit, Outcome
+from server.runtime import (
+    DEFAULT_WAIT_SECONDS,
+    AssemblyRuntime,
+    Commit,
+    OnCommit,
+    Outcome,
+    Unavailable,
+    state_from_log,
+)
 from server.scheduler import Clock
 from server.store import AssemblyExists, Store
 
@@ -77,22 +84,29 @@ class Hub:
             runtime = self._runtimes.get(assembly_id)
             if runtime is not None:
                 return runtime
-            if assembly_id not in await self.store.assembly_ids():
-                return None
-            runtime = AssemblyRuntime(
-                assembly_id,
-                self.store,
-                clock=self._clock,
-                on_commit=self._committed,
-                snapshot_every_events=self._snapshot_every,
-                recent_per_stream=self._recent_per_stream,
-                shared=self.shared,
-                schedule=self._schedule,
-                wait_seconds=self._wait_seconds,
-            )
-            await runtime.start()
-            self._runtimes[assembly_id] = runtime
-            return runtime
+            try:
+                return await self._start(assembly_id)
+            except Exception as problem:
+                log.exception("could not start assembly %s", assembly_id)
+                raise Unavailable(f"assembly {assembly_id} cannot be loaded now") from problem
+
+    async def _start(self, assembly_id: str) -> AssemblyRuntime | None:
+        if assembly_id not in await self.store.assembly_ids():
+            return None
+        runtime = AssemblyRuntime(
+            assembly_id,
+            self.store,
+            clock=self._clock,
+            on_commit=self._committed,
+            snapshot_every_events=self._snapshot_every,
+            recent_per_stream=self._recent_per_stream,
+            shared=self.shared,
+            schedule=self._schedule,
+            wait_seconds=self._wait_seconds,
+        )
+        await runtime.start()
+        self._runtimes[assembly_id] = runtime
+        return runtime
 
     async def look(self, assembly_id: str, look: Callable[[Assembly], T]) -> T | None:
         """`look` at the committed state of an assembly, None when there is no such assembly.
@@ -103,15 +117,13 @@ class Hub:
         runtime = self._runtimes.get(assembly_id)
         if runtime is not None:
             return await runtime.read(look)
-        if assembly_id not in await self.store.assembly_ids():
-            return None
-        snapshot = await self.store.latest_snapshot(assembly_id)
-        state, position = Assembly(), 0
-        if snapshot is not None:
-            position, data = snapshot
-            state = decode_state(data)
-        records = await self.store.events(assembly_id, after_position=position)
-        return look(replay((record.event for record in records), state))
+        try:
+            if assembly_id not in await self.store.assembly_ids():
+                return None
+            state, _ = await state_from_log(self.store, assembly_id)
+        except Exception as problem:
+            raise Unavailable(f"assembly {assembly_id} cannot be read now") from problem
+        return look(state)
 
     def live_runtime(self, assembly_id: str) -> AssemblyRuntime | None:
         return self._runtimes.get(assembly_id)

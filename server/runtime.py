@@ -128,6 +128,24 @@ class _CatchUp:
 _Item = _Pending | _Read | _CatchUp
 
 
+async def state_from_log(
+    store: Store, assembly_id: str, *, upto: int | None = None
+) -> tuple[Assembly, int]:
+    """An assembly's state as of position `upto` (the log's end when None), and that position:
+    the latest usable snapshot, then the log after it."""
+    snapshot = await store.latest_snapshot(assembly_id)
+    state, position = Assembly(), 0
+    if snapshot is not None and (upto is None or snapshot[0] <= upto):
+        position, data = snapshot
+        state = decode_state(data)
+    for record in await store.events(assembly_id, after_position=position):
+        if upto is not None and record.position > upto:
+            break
+        evolve(state, record.event)
+        position = record.position
+    return state, position
+
+
 class AssemblyRuntime:
     def __init__(
         self,
@@ -257,6 +275,9 @@ class AssemblyRuntime:
 
     async def _expire(self, command: Command) -> None:
         outcome = await self.submit(command, SYSTEM_ACTOR)
+        if outcome.error == UNAVAILABLE:
+            # Raised, so the scheduler keeps the deadline and tries again shortly.
+            raise Unavailable(f"expiry {command.name}: {outcome.detail}")
         if not outcome.ok:
             log.warning("expiry %s refused: %s", command.name, outcome.error)
 
@@ -426,18 +447,7 @@ class AssemblyRuntime:
         self._healthy = True
 
     async def _rebuild(self, *, upto: int | None) -> tuple[Assembly, int]:
-        """The state as of position `upto` (the log's end when None), and that position."""
-        snapshot = await self.store.latest_snapshot(self.id)
-        state, position = Assembly(), 0
-        if snapshot is not None and (upto is None or snapshot[0] <= upto):
-            position, data = snapshot
-            state = decode_state(data)
-        for record in await self.store.events(self.id, after_position=position):
-            if upto is not None and record.position > upto:
-                break
-            evolve(state, record.event)
-            position = record.position
-        return state, position
+        return await state_from_log(self.store, self.id, upto=upto)
 
     async def _roll_back(self) -> None:
         """Forget a batch applied in memory but never committed: rebuild up to `position`."""

@@ -25,6 +25,8 @@ class Refused:
     code: str
 
 
+# An assembly that could not answer may well answer a second later.
+RETRY_SOON = {"retry-after": "1"}
 # Tells proxies to keep the connection open between events.
 PING_SECONDS = 15
 
@@ -41,7 +43,10 @@ async def observer_stream(
 ) -> Response:
     assembly_id = request.path_params["assembly"]
     stream = request.path_params["stream"]
-    runtime = await hub.get(assembly_id)
+    try:
+        runtime = await hub.get(assembly_id)
+    except Unavailable:
+        return JSONResponse({"error": UNAVAILABLE}, status_code=503, headers=RETRY_SOON)
     if runtime is None:
         return JSONResponse({"error": "assembly_not_found"}, status_code=404)
     token = request.query_params.get("token")
@@ -74,7 +79,8 @@ async def observer_stream(
         seen = Refused(503, UNAVAILABLE)
     if isinstance(seen, Refused):
         fanout.unsubscribe(assembly_id, stream, queue)
-        return JSONResponse({"error": seen.code}, status_code=seen.status)
+        headers = RETRY_SOON if seen.status == 503 else None
+        return JSONResponse({"error": seen.code}, status_code=seen.status, headers=headers)
     head, backlog, snapshot = seen
 
     async def events() -> AsyncIterator[ServerSentEvent]:
