@@ -100,6 +100,8 @@ class Poll:
     options: tuple[str, ...]
     secret: bool
     open: bool = True
+    # Voter -> choices in an open poll; ballot id -> choices in a secret one, so that neither
+    # the state nor its snapshots say who chose what.
     votes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 

@@ -52,6 +52,7 @@ class Palabre:
             publish=self.fanout.publish,
             snapshot_every_events=settings.snapshot_every_events,
             recent_per_stream=settings.resume_max_events,
+            ballot_secret=settings.signing_key,
         )
         self.invites = Invites(
             self.store,

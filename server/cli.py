@@ -81,6 +81,7 @@ async def organiser_stack(settings: Settings) -> AsyncIterator["Organiser"]:
         publish=no_publish,
         snapshot_every_events=settings.snapshot_every_events,
         recent_per_stream=settings.resume_max_events,
+        ballot_secret=settings.signing_key,
     )
     invites = Invites(
         store, settings.signing_key, settings.public_url, timedelta(days=settings.invite_ttl_days)

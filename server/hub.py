@@ -4,6 +4,7 @@ import asyncio
 
 from facilitation import SYSTEM_ACTOR, Assembly, Refusal, decide
 from facilitation.commands import CreateAssembly
+from server.ballots import ballot_key
 from server.runtime import AssemblyRuntime, Broadcast, Outcome, Publish
 from server.scheduler import Clock
 from server.store import AssemblyExists, Store
@@ -18,6 +19,7 @@ class Hub:
         publish: Publish,
         snapshot_every_events: int,
         recent_per_stream: int,
+        ballot_secret: str,
     ) -> None:
         self.store = store
         # Set when several processes share the assembly (the Redis bus).
@@ -26,6 +28,8 @@ class Hub:
         self._publish = publish
         self._snapshot_every = snapshot_every_events
         self._recent_per_stream = recent_per_stream
+        # The server's secret, from which each assembly's ballot key is derived (never stored).
+        self._ballot_secret = ballot_secret
         self._runtimes: dict[str, AssemblyRuntime] = {}
         self._starting = asyncio.Lock()
 
@@ -48,6 +52,7 @@ class Hub:
                 snapshot_every_events=self._snapshot_every,
                 recent_per_stream=self._recent_per_stream,
                 broadcast=self.broadcast,
+                ballot_key=ballot_key(self._ballot_secret, assembly_id),
             )
             await runtime.start()
             self._runtimes[assembly_id] = runtime

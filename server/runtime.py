@@ -108,6 +108,7 @@ class AssemblyRuntime:
         snapshot_every_events: int = 500,
         recent_per_stream: int = 200,
         broadcast: Broadcast | None = None,
+        ballot_key: bytes,
     ) -> None:
         self.id = assembly_id
         self.store = store
@@ -116,6 +117,8 @@ class AssemblyRuntime:
         self.position = 0
         self._publish = publish
         self._broadcast = broadcast
+        # Seals this assembly's secret ballots (`server.ballots`); kept out of the store.
+        self._ballot_key = ballot_key
         self._snapshot_every = snapshot_every_events
         self._since_snapshot = 0
         self._queue: asyncio.Queue[_Pending | _Read | _Absorb] = asyncio.Queue()
@@ -328,7 +331,9 @@ class AssemblyRuntime:
         now = self.clock()
         for pending in batch:
             try:
-                decided = decide(self.state, pending.command, pending.actor, now)
+                decided = decide(
+                    self.state, pending.command, pending.actor, now, ballot_key=self._ballot_key
+                )
             except Refusal as refusal:
                 outcomes.append(Outcome(False, error=refusal.code.value, detail=refusal.detail))
                 continue

@@ -87,11 +87,19 @@ from facilitation.commands import (
     WithdrawReply,
     YieldFloor,
 )
-from facilitation.events import FloorGranted, RoomPaused, RoomResumed, TurnEnded, TurnExtended
+from facilitation.events import (
+    FloorGranted,
+    RoomPaused,
+    RoomResumed,
+    TurnEnded,
+    TurnExtended,
+    VoteCast,
+)
 from facilitation.limits import MAX_DURATION_MS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
 from facilitation.registry import RULES, role_of
+from facilitation.roles import BALLOT_ACTOR
 from facilitation.state import Room
-from tests.core.builders import assembly
+from tests.core.builders import TEST_BALLOT_KEY, assembly
 
 settings.register_profile(
     "core",
@@ -314,7 +322,7 @@ class Deliberation(RuleBasedStateMachine):
         due = self.due(command)
         before = copy.deepcopy(self.state)
         try:
-            events = execute(self.state, command, actor, self.now_ms)
+            events = execute(self.state, command, actor, self.now_ms, ballot_key=TEST_BALLOT_KEY)
         except Refusal as refusal:
             note_event(f"refused: {refusal.code}")
             assert self.state == before, f"refused {command} changed the state"
@@ -331,7 +339,9 @@ class Deliberation(RuleBasedStateMachine):
             assert type(event) in rule.yields, f"{command.name} yielded undeclared {event.name}"
             assert event.seq == seqs.get(event.room, 0) + 1, f"seq gap in {events}"
             seqs[event.room] = event.seq
-            assert (event.actor, event.at_ms) == (actor, self.now_ms)
+            # A secret ballot is the one event not recorded under the actor who caused it.
+            expected_actor = BALLOT_ACTOR if isinstance(event, VoteCast) and event.ballot else actor
+            assert (event.actor, event.at_ms) == (expected_actor, self.now_ms)
             self.check_round_trip(event)
             self.follow_turns(event)
         if isinstance(command, EXPIRIES):
@@ -654,6 +664,9 @@ class Deliberation(RuleBasedStateMachine):
     @invariant()
     def only_participants_and_the_system_act(self) -> None:
         for event in self.log:
+            if event.actor == BALLOT_ACTOR:
+                assert isinstance(event, VoteCast) and event.ballot, event
+                continue
             role = role_of(self.state, event.actor)
             assert role is not Role.OBSERVER, f"{event.actor} ({role}) caused {event}"
 

@@ -55,6 +55,7 @@ async def test_someone_imported_by_another_process_can_enter_at_once(
                 publish=lambda *_: None,
                 snapshot_every_events=500,
                 recent_per_stream=10,
+                ballot_secret=server.settings.signing_key,
             )
             other = Organiser(hub, server.palabre.invites)
             result = await other.add_people("jury", [Person("late", "Late Comer", Role.JUROR)])

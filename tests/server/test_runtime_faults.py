@@ -10,6 +10,7 @@ import pytest
 from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Assembly, Role, registry
 from facilitation.commands import AddParticipant, CreateAssembly, LowerHand, RaiseHand
 from facilitation.events import HandRaised
+from server.ballots import ballot_key
 from server.runtime import AssemblyRuntime
 from server.store import Store
 
@@ -19,7 +20,13 @@ async def runtime(sqlite_url: str) -> AsyncIterator[AssemblyRuntime]:
     store = Store(sqlite_url)
     await store.start()
     await store.create_assembly("faults")
-    live = AssemblyRuntime("faults", store, clock=lambda: 1_000, publish=lambda *_: None)
+    live = AssemblyRuntime(
+        "faults",
+        store,
+        clock=lambda: 1_000,
+        publish=lambda *_: None,
+        ballot_key=ballot_key("test-secret-key", "faults"),
+    )
     await live.start()
     try:
         assert (await live.submit(CreateAssembly(title="Faults"), SYSTEM_ACTOR)).ok
