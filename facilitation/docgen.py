@@ -6,7 +6,7 @@ from typing import get_type_hints
 import facilitation.engine  # noqa: F401  (registers every rule)
 from facilitation.messages import Command, Event, RoomCommand
 from facilitation.registry import ROOM_REFUSALS, RULES
-from facilitation.roles import Role
+from facilitation.roles import BALLOT_ACTOR, Role
 
 ROLE_ORDER = (Role.JUROR, Role.FACILITATOR, Role.LEAD, Role.SYSTEM)
 SECTIONS = (
@@ -47,6 +47,11 @@ def command_table() -> str:
         "`not_in_room` (a juror acts only in the room they sit in, a facilitator only in the",
         "rooms they run; the lead acts in every room). Any command before the assembly exists",
         "meets `no_assembly`. A refused command changes nothing.",
+        "",
+        "A vote in a secret poll also needs `decide(..., ballot_key=...)`, the assembly's key",
+        "for sealing ballots, which the server derives from its secret and never stores: the",
+        f"`vote_cast` then has the actor `{BALLOT_ACTOR}` and a `ballot` id instead of the voter.",
+        "Without a key such a vote raises `BallotKeyMissing` (a server fault, not a refusal).",
         "",
     ]
     for title, module in SECTIONS:

@@ -11,11 +11,20 @@ from facilitation.registry import EFFECTS, RULES, Decision, check_presence, open
 from facilitation.state import Assembly
 
 
-def decide(state: Assembly, command: Command, actor: str, now_ms: int) -> list[Event]:
+def decide(
+    state: Assembly,
+    command: Command,
+    actor: str,
+    now_ms: int,
+    *,
+    ballot_key: bytes | None = None,
+) -> list[Event]:
     """The events that follow from `command` by `actor` at `now_ms`, or a `Refusal`.
 
     Reads `state` and never changes it; an empty list means there was nothing to do (a stale
-    expiry, say), which is not a refusal.
+    expiry, say), which is not a refusal. `ballot_key` is the assembly's secret key for
+    sealing secret ballots (see `polls.ballot_id`): a vote in a secret poll without one raises
+    `BallotKeyMissing`, since the server would be misconfigured, not the voter wrong.
     """
     rule = RULES[type(command)]
     role = role_of(state, actor)
@@ -23,7 +32,7 @@ def decide(state: Assembly, command: Command, actor: str, now_ms: int) -> list[E
         raise Refusal(ErrorCode.FORBIDDEN, f"a {role} cannot {command.name}")
     if not state.created and not isinstance(command, CreateAssembly):
         raise Refusal(ErrorCode.NO_ASSEMBLY)
-    decision = Decision(state, actor, now_ms)
+    decision = Decision(state, actor, now_ms, ballot_key)
     if isinstance(command, RoomCommand):
         room = open_room(state, command.room)
         check_presence(room, actor, role)
@@ -51,9 +60,16 @@ def replay(events: Iterable[Event], state: Assembly | None = None) -> Assembly:
     return current
 
 
-def execute(state: Assembly, command: Command, actor: str, now_ms: int) -> list[Event]:
+def execute(
+    state: Assembly,
+    command: Command,
+    actor: str,
+    now_ms: int,
+    *,
+    ballot_key: bytes | None = None,
+) -> list[Event]:
     """Decide and apply at once: for tests, benchmarks and tools that own their state."""
-    events = decide(state, command, actor, now_ms)
+    events = decide(state, command, actor, now_ms, ballot_key=ballot_key)
     for event in events:
         evolve(state, event)
     return events

@@ -1,7 +1,8 @@
 """Every fact the core records, in the past tense; replaying them rebuilds an assembly exactly.
 
 Each event carries its stream (`room`: a room id, or "assembly"), its `seq` in that stream, the
-actor who caused it and the time. Who wrote a post, voted or endorsed is the event's actor.
+actor who caused it and the time. Who wrote a post, endorsed or voted in an open poll is the
+event's actor; a secret ballot is recorded under `BALLOT_ACTOR`, never under the voter's id.
 """
 
 from dataclasses import dataclass
@@ -337,6 +338,11 @@ class PollOpened(Event):
 class VoteCast(Event):
     poll_id: str
     choices: tuple[int, ...]
+    # Empty in an open poll, whose actor is the voter. In a secret poll the actor is
+    # `BALLOT_ACTOR` and this is the ballot id (`polls.ballot_id`), which only the server's key
+    # links to a voter; the last vote of each ballot counts. Logs written before ballots were
+    # sealed have secret votes under the voter's id and no ballot: they count as they did.
+    ballot: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,11 +1,36 @@
-"""Polls: single choice, multiple choice or an agree-disagree scale, open ballot or secret."""
+"""Polls: single choice, multiple choice or an agree-disagree scale, open ballot or secret.
+
+A secret ballot is recorded without its voter: the vote's actor is `BALLOT_ACTOR` and its
+`ballot` an HMAC of the poll and the voter under a key the caller keeps outside the log. The
+same voter always gets the same ballot in a poll, so a new vote replaces the old one, while
+the log, its snapshots and its export link no voter to a choice. Totals stay checkable from
+the log: the last choices of each ballot, added up.
+"""
+
+import hashlib
+import hmac
+import json
 
 from facilitation.commands import ClosePoll, OpenPoll, Vote
 from facilitation.errors import ErrorCode, Refusal
 from facilitation.events import PollClosed, PollOpened, VoteCast
 from facilitation.limits import AGREEMENT_SCALE, MAX_LABEL_CHARS, MAX_POLL_OPTIONS
 from facilitation.registry import Decision, clean_text, decides_in_room, evolves
+from facilitation.roles import BALLOT_ACTOR
 from facilitation.state import Assembly, Poll, Room
+
+
+class BallotKeyMissing(RuntimeError):
+    """A secret vote decided without the assembly's ballot key: a server fault, never the
+    voter's, so it is raised rather than refused, and nothing is recorded."""
+
+
+def ballot_id(key: bytes, room: str, poll_id: str, voter: str) -> str:
+    """The ballot of `voter` in one poll: the same for every vote they cast in it, and
+    unlinkable to them without `key`. Poll ids repeat across rooms, so the room is part of it;
+    the assembly is not, since each assembly has its own key."""
+    message = json.dumps([room, poll_id, voter], separators=(",", ":")).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def totals(poll: Poll) -> tuple[int, ...]:
@@ -67,7 +92,8 @@ def _open_poll(room: Room, poll_id: str) -> Poll:
     refusals=(ErrorCode.POLL_NOT_FOUND, ErrorCode.POLL_CLOSED, ErrorCode.INVALID_CHOICE),
 )
 def vote(d: Decision, room: Room, command: Vote) -> None:
-    """A vote replaces the juror's earlier vote in the same poll."""
+    """A vote replaces the juror's earlier vote in the same poll (in a secret poll, the earlier
+    vote of the same ballot)."""
     poll = _open_poll(room, command.poll_id)
     choices = tuple(sorted(set(command.choices)))
     if len(choices) != len(command.choices) or not choices:
@@ -76,12 +102,23 @@ def vote(d: Decision, room: Room, command: Vote) -> None:
         raise Refusal(ErrorCode.INVALID_CHOICE, "no such option")
     if poll.kind != "multiple" and len(choices) != 1:
         raise Refusal(ErrorCode.INVALID_CHOICE, "this poll takes exactly one choice")
-    d.emit(VoteCast(**d.at(room.id), poll_id=poll.id, choices=choices))
+    envelope = d.at(room.id)
+    # A secret poll that already holds this juror's vote under their id was opened before
+    # ballots were sealed: recording the change the same way keeps one vote per voter.
+    if not poll.secret or d.actor in poll.votes:
+        d.emit(VoteCast(**envelope, poll_id=poll.id, choices=choices))
+        return
+    if not d.ballot_key:
+        raise BallotKeyMissing("a secret vote needs the assembly's ballot key")
+    envelope["actor"] = BALLOT_ACTOR
+    ballot = ballot_id(d.ballot_key, room.id, poll.id, d.actor)
+    d.emit(VoteCast(**envelope, poll_id=poll.id, choices=choices, ballot=ballot))
 
 
 @evolves(VoteCast)
 def vote_cast(state: Assembly, event: VoteCast) -> None:
-    state.rooms[event.room].polls[event.poll_id].votes[event.actor] = event.choices
+    voter = event.ballot or event.actor
+    state.rooms[event.room].polls[event.poll_id].votes[voter] = event.choices
 
 
 @decides_in_room(

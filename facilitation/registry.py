@@ -26,10 +26,14 @@ class Envelope(TypedDict):
 class Decision:
     """What one command decides: the events, each stamped with the next seq of its stream."""
 
-    def __init__(self, state: Assembly, actor: str, now_ms: int) -> None:
+    def __init__(
+        self, state: Assembly, actor: str, now_ms: int, ballot_key: bytes | None = None
+    ) -> None:
         self.state = state
         self.actor = actor
         self.now = now_ms
+        # The assembly's key for sealing secret ballots; the caller keeps it out of the log.
+        self.ballot_key = ballot_key
         self.events: list[Event] = []
         self._last_seq: dict[str, int] = {}
 

@@ -100,6 +100,8 @@ class Poll:
     options: tuple[str, ...]
     secret: bool
     open: bool = True
+    # Voter -> choices in an open poll; ballot id -> choices in a secret one, so that neither
+    # the state nor its snapshots say who chose what.
     votes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
@@ -128,13 +130,20 @@ class Room:
     removed: set[str] = field(default_factory=set)
     queue: list[QueueEntry] = field(default_factory=list)
     replies: list[QueueEntry] = field(default_factory=list)
-    floor: Turn | None = None
+    # The turn under way, by id: `turns` holds the one copy of every turn, so a restored
+    # snapshot cannot end up with the floor and its turn as two objects that drift apart.
+    floor_turn_id: str | None = None
     turns: dict[str, Turn] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
     stats: dict[str, SpeakerStats] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     polls: dict[str, Poll] = field(default_factory=dict)
     agenda: list[AgendaItem] = field(default_factory=list)
+
+    @property
+    def floor(self) -> Turn | None:
+        """The turn under way, if anyone holds the floor."""
+        return None if self.floor_turn_id is None else self.turns[self.floor_turn_id]
 
     def queued(self, participant: str) -> bool:
         return any(entry.participant == participant for entry in self.queue)

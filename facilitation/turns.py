@@ -355,8 +355,8 @@ def floor_granted(state: Assembly, event: FloorGranted) -> None:
         event.deadline_ms,
         event.warning_at_ms,
     )
-    room.floor = turn
     room.turns[turn.id] = turn
+    room.floor_turn_id = turn.id
     stats = room.stats.setdefault(event.speaker, SpeakerStats())
     stats.turns += 1
     if waited is not None:
@@ -399,7 +399,7 @@ def revoke_floor(d: Decision, room: Room, command: RevokeFloor) -> None:
 @evolves(TurnEnded)
 def turn_ended(state: Assembly, event: TurnEnded) -> None:
     room = state.rooms[event.room]
-    room.floor = None
+    room.floor_turn_id = None
     room.stats.setdefault(event.speaker, SpeakerStats()).spoken_ms += event.duration_ms
     state.participants[event.speaker].spoken_ms += event.duration_ms
 

@@ -3,7 +3,8 @@
 Every stream (a room, or the assembly) has three audiences, each a socket.io room:
 moderators (the room's facilitators and the lead) see everything; members (the jurors seated
 there) see everything but others' balancing attributes; observers see the members' view with
-jurors pseudonymised when the assembly asks for it. Nobody is ever sent a secret ballot, and
+jurors pseudonymised when the assembly asks for it. Nobody is ever sent a secret ballot (nor
+its ballot id, which the log keeps in place of the voter), and
 hidden posts keep their reason on the record while their text is left out of every snapshot
 but the moderators'. Every audience receives every event of its stream, redacted, never
 skipped, so a viewer's seqs have no gaps.
@@ -109,6 +110,9 @@ def payloads(
     """
     full = encode(event)
     if isinstance(event, VoteCast):
+        # The ballot id stays in the log: on the wire it would let anyone follow one ballot's
+        # changes of mind, and an open ballot has none.
+        full = {key: value for key, value in full.items() if key != "ballot"}
         poll = state.rooms[event.room].polls[event.poll_id]
         if poll.secret:
             # A secret ballot: nobody, moderators included, learns who chose what. Not even

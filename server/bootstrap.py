@@ -36,6 +36,7 @@ def build(settings: Settings, *, clock: Clock = wall_clock_ms, live: bool = True
         clock=clock,
         snapshot_every_events=settings.snapshot_every_events,
         recent_per_stream=settings.resume_max_events,
+        ballot_secret=settings.signing_key,
         schedule=live,
         wait_seconds=settings.command_timeout_seconds,
     )

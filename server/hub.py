@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from facilitation import SYSTEM_ACTOR, Assembly, Refusal, decide
 from facilitation.commands import CreateAssembly
+from server.ballots import ballot_key
 from server.runtime import (
     DEFAULT_WAIT_SECONDS,
     AssemblyRuntime,
@@ -35,6 +36,7 @@ class Hub:
         clock: Clock,
         snapshot_every_events: int,
         recent_per_stream: int,
+        ballot_secret: str,
         schedule: bool = True,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
@@ -47,6 +49,8 @@ class Hub:
         self._wait_seconds = wait_seconds
         self._snapshot_every = snapshot_every_events
         self._recent_per_stream = recent_per_stream
+        # The server's secret, from which each assembly's ballot key is derived (never stored).
+        self._ballot_secret = ballot_secret
         self._runtimes: dict[str, AssemblyRuntime] = {}
         self._starting = asyncio.Lock()
         self._on_commit: list[OnCommit] = []
@@ -98,6 +102,7 @@ class Hub:
             self.store,
             clock=self._clock,
             on_commit=self._committed,
+            ballot_key=ballot_key(self._ballot_secret, assembly_id),
             snapshot_every_events=self._snapshot_every,
             recent_per_stream=self._recent_per_stream,
             shared=self.shared,

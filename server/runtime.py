@@ -154,6 +154,7 @@ class AssemblyRuntime:
         *,
         clock: Clock,
         on_commit: OnCommit,
+        ballot_key: bytes,
         snapshot_every_events: int = 500,
         recent_per_stream: int = 200,
         shared: bool = False,
@@ -168,6 +169,8 @@ class AssemblyRuntime:
         # The position of the last event applied to `_state` that the log is known to hold.
         self._position = 0
         self._on_commit = on_commit
+        # Seals this assembly's secret ballots (`server.ballots`); kept out of the store.
+        self._ballot_key = ballot_key
         # Other processes write the same assembly (the bus is on).
         self._shared = shared
         self._schedule = schedule
@@ -392,7 +395,9 @@ class AssemblyRuntime:
         now = self.clock()
         for pending in batch:
             try:
-                decided = decide(self._state, pending.command, pending.actor, now)
+                decided = decide(
+                    self._state, pending.command, pending.actor, now, ballot_key=self._ballot_key
+                )
             except Refusal as refusal:
                 outcomes.append(Outcome(False, error=refusal.code.value, detail=refusal.detail))
                 continue

@@ -205,6 +205,9 @@ def _event(builder: _Builder, cls: type[Event]) -> dict[str, Any]:
 
 def _vote_cast(builder: _Builder, open_ballot: dict[str, Any]) -> dict[str, Any]:
     """An open ballot names the voter and the choices; a secret one only counts ballots."""
+    # The ballot id a secret vote is recorded under never leaves the server (`server.audience`).
+    del open_ballot["properties"]["ballot"]
+    open_ballot["required"].remove("ballot")
     secret = copy.deepcopy(open_ballot)
     secret["title"] = f"{open_ballot['title']} (secret ballot)"
     secret["properties"] |= {

@@ -16,6 +16,9 @@ from facilitation.state import Room
 
 E = TypeVar("E", bound=Event)
 
+# The key that seals secret ballots in tests; a server derives one per assembly from its secret.
+TEST_BALLOT_KEY = b"test ballot key"
+
 
 def only(events: Sequence[Event], kind: type[E]) -> E:
     """The one event of `kind` among `events`."""
@@ -31,12 +34,13 @@ class World:
     state: Assembly = field(default_factory=Assembly)
     log: list[Event] = field(default_factory=list)
     now_ms: int = 1_000_000
+    ballot_key: bytes = TEST_BALLOT_KEY
 
     def tick(self, ms: int) -> None:
         self.now_ms += ms
 
     def run(self, actor: str, command: Command) -> list[Event]:
-        events = execute(self.state, command, actor, self.now_ms)
+        events = execute(self.state, command, actor, self.now_ms, ballot_key=self.ballot_key)
         for event in events:
             assert decode_event(encode(event)) == event
         self.log.extend(events)
@@ -44,7 +48,7 @@ class World:
 
     def decide(self, actor: str, command: Command) -> list[Event]:
         """Decide without applying: for checking refusals."""
-        return decide(self.state, command, actor, self.now_ms)
+        return decide(self.state, command, actor, self.now_ms, ballot_key=self.ballot_key)
 
     def refuse(self, actor: str, command: Command) -> ErrorCode:
         """Run a command that must be refused: check it changed nothing and return its code."""

@@ -1,11 +1,19 @@
 """Polls: single choice, multiple choice and agree-disagree scales, open ballot or secret."""
 
-from facilitation import PLENARY_ROOM, ErrorCode
+import json
+from collections import Counter
+
+import pytest
+
+from facilitation import PLENARY_ROOM, ErrorCode, evolve
+from facilitation.codec import encode, encode_state
 from facilitation.commands import ClosePoll, OpenPoll, Vote
 from facilitation.events import PollClosed, PollOpened, VoteCast
 from facilitation.limits import AGREEMENT_SCALE, MAX_LABEL_CHARS, MAX_POLL_OPTIONS, MAX_TEXT_CHARS
+from facilitation.polls import BallotKeyMissing, ballot_id
+from facilitation.roles import BALLOT_ACTOR
 from facilitation.state import Poll
-from tests.core.builders import World, assembly, only
+from tests.core.builders import TEST_BALLOT_KEY, World, assembly, only
 
 P = PLENARY_ROOM
 
@@ -291,3 +299,111 @@ def test_closing_a_closed_or_missing_poll_is_refused() -> None:
 
     assert world.refuse("f1", ClosePoll(room=P, poll_id=poll.id)) == ErrorCode.POLL_CLOSED
     assert world.refuse("f1", ClosePoll(room=P, poll_id="p99")) == ErrorCode.POLL_NOT_FOUND
+
+
+# --- Secret ballots -------------------------------------------------------------------------
+
+
+def test_a_secret_vote_is_recorded_under_a_ballot_and_never_under_the_voter() -> None:
+    world = assembly()
+    poll = single(world, secret=True)
+
+    cast = only(world.run("j1", Vote(room=P, poll_id=poll.id, choices=(1,))), VoteCast)
+
+    assert cast.actor == BALLOT_ACTOR
+    assert cast.ballot == ballot_id(TEST_BALLOT_KEY, P, poll.id, "j1")
+    assert "j1" not in json.dumps(encode(cast))
+    assert poll.votes == {cast.ballot: (1,)}
+    snapshot = encode_state(world.state)["rooms"][P]["polls"][poll.id]
+    assert "j1" not in json.dumps(snapshot)
+
+
+def test_voting_again_in_a_secret_poll_replaces_the_vote_of_the_same_ballot() -> None:
+    world = assembly()
+    poll = single(world, secret=True)
+    first = only(world.run("j1", Vote(room=P, poll_id=poll.id, choices=(1,))), VoteCast)
+    world.run("j2", Vote(room=P, poll_id=poll.id, choices=(1,)))
+    world.tick(5_000)
+
+    changed = only(world.run("j1", Vote(room=P, poll_id=poll.id, choices=(0,))), VoteCast)
+
+    assert changed.ballot == first.ballot
+    assert poll.votes[first.ballot] == (0,)
+    assert (close(world, poll).totals, len(poll.votes)) == ((1, 1), 2)
+
+
+def test_each_voter_has_an_unrelated_ballot_in_each_poll_and_assembly() -> None:
+    world = assembly()
+    polls = [single(world, secret=True), single(world, secret=True)]
+    for poll in polls:
+        world.run("j1", Vote(room=P, poll_id=poll.id, choices=(0,)))
+        world.run("j2", Vote(room=P, poll_id=poll.id, choices=(0,)))
+    ballots = [ballot for poll in polls for ballot in poll.votes]
+
+    assert len(set(ballots)) == 4
+    # Another assembly's key gives the same voter in the same poll another ballot.
+    assert ballot_id(b"another key", P, polls[0].id, "j1") not in ballots
+
+
+def test_a_secret_vote_without_a_ballot_key_is_a_server_fault_and_records_nothing() -> None:
+    world = assembly()
+    poll = single(world, secret=True)
+    world.ballot_key = b""
+
+    with pytest.raises(BallotKeyMissing):
+        world.run("j1", Vote(room=P, poll_id=poll.id, choices=(0,)))
+    assert poll.votes == {}
+
+
+def test_the_totals_of_a_secret_poll_add_up_the_last_vote_of_each_ballot_in_the_log() -> None:
+    world = assembly(jurors=4)
+    poll = open_poll(
+        world,
+        OpenPoll(room=P, question="Which?", kind="multiple", options=("A", "B", "C"), secret=True),
+    )
+    for juror, choices in [
+        ("j1", (0,)),
+        ("j2", (1, 2)),
+        ("j1", (2,)),
+        ("j3", (0, 1)),
+        ("j2", (1,)),
+    ]:
+        world.run(juror, Vote(room=P, poll_id=poll.id, choices=choices))
+
+    closed = close(world, poll)
+
+    last: dict[str, tuple[int, ...]] = {}
+    for event in world.log:
+        if isinstance(event, VoteCast) and event.poll_id == poll.id:
+            assert event.actor == BALLOT_ACTOR
+            last[event.ballot] = event.choices
+    counted = Counter(choice for choices in last.values() for choice in choices)
+    assert closed.totals == tuple(counted[index] for index in range(3)) == (1, 2, 1)
+    assert closed.voters == len(last) == 3
+
+
+def test_an_open_poll_still_records_who_voted_what() -> None:
+    world = assembly()
+    poll = single(world)
+
+    cast = only(world.run("j1", Vote(room=P, poll_id=poll.id, choices=(1,))), VoteCast)
+
+    assert (cast.actor, cast.ballot) == ("j1", "")
+    assert poll.votes == {"j1": (1,)}
+
+
+def test_secret_votes_logged_under_the_voter_by_older_versions_still_count_once() -> None:
+    """Logs from before ballots were sealed: the voter was the actor and there was no ballot."""
+    world = assembly()
+    poll = single(world, secret=True)
+    seq = world.state.seqs[P] + 1
+    old = VoteCast(room=P, seq=seq, actor="j1", at_ms=world.now_ms, poll_id=poll.id, choices=(1,))
+    evolve(world.state, old)
+    world.log.append(old)
+
+    again = only(world.run("j1", Vote(room=P, poll_id=poll.id, choices=(0,))), VoteCast)
+    world.run("j2", Vote(room=P, poll_id=poll.id, choices=(0,)))
+
+    # The juror already stands in this poll's record: their change replaces that vote.
+    assert (again.actor, again.ballot) == ("j1", "")
+    assert (close(world, poll).totals, len(poll.votes)) == ((2, 0), 2)

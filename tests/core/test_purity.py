@@ -25,6 +25,7 @@ ALLOWED_MODULES = {
     "pydantic",
     # Pure computation: hashing and serialising in memory, no files or sockets.
     "hashlib",
+    "hmac",
     "json",
 }
 FORBIDDEN_CALLS = {"open", "print", "input", "exec", "eval", "breakpoint", "__import__"}

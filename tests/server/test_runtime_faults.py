@@ -10,6 +10,7 @@ import pytest
 from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Assembly, Role, registry
 from facilitation.commands import AddParticipant, CreateAssembly, LowerHand, RaiseHand
 from facilitation.events import HandRaised
+from server.ballots import ballot_key
 from server.runtime import AssemblyRuntime, Unavailable
 from server.store import Store
 from tests.server.harness import WAIT_SECONDS
@@ -20,7 +21,13 @@ async def runtime(sqlite_url: str) -> AsyncIterator[AssemblyRuntime]:
     store = Store(sqlite_url)
     await store.start()
     await store.create_assembly("faults")
-    live = AssemblyRuntime("faults", store, clock=lambda: 1_000, on_commit=lambda _: None)
+    live = AssemblyRuntime(
+        "faults",
+        store,
+        clock=lambda: 1_000,
+        on_commit=lambda _: None,
+        ballot_key=ballot_key("test-secret-key", "faults"),
+    )
     await live.start()
     try:
         assert (await live.submit(CreateAssembly(title="Faults"), SYSTEM_ACTOR)).ok
@@ -120,7 +127,12 @@ async def test_every_wait_on_a_stuck_store_ends_in_unavailable(sqlite_url: str) 
     await store.start()
     await store.create_assembly("stuck")
     live = AssemblyRuntime(
-        "stuck", store, clock=lambda: 1_000, on_commit=lambda _: None, wait_seconds=0.3
+        "stuck",
+        store,
+        clock=lambda: 1_000,
+        on_commit=lambda _: None,
+        ballot_key=ballot_key("test-secret-key", "stuck"),
+        wait_seconds=0.3,
     )
     await live.start()
     appends = store.append

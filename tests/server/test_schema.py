@@ -145,7 +145,7 @@ class Session(World):
 
     def run(self, actor: str, command: Command) -> list[Event]:
         check_command_payload(command)
-        events = decide(self.state, command, actor, self.now_ms)
+        events = decide(self.state, command, actor, self.now_ms, ballot_key=self.ballot_key)
         for event in events:
             evolve(self.state, event)
             self.deliveries.append((event, payloads(self.state, event)))
@@ -479,10 +479,13 @@ def test_secret_votes_are_redacted_and_open_ones_are_not(session: Session) -> No
     secret = [d for e, d in votes if session.state.rooms[e.room].polls[e.poll_id].secret]
     shown = [d for e, d in votes if not session.state.rooms[e.room].polls[e.poll_id].secret]
     assert secret and shown
+    assert all(e.ballot for e, _ in votes if session.state.rooms[e.room].polls[e.poll_id].secret)
     for delivered in secret:
         for payload in delivered.values():
             assert (payload["actor"], payload["choices"]) == ("", [])
             assert "voters" in payload and "totals" not in payload
+            # The ballot id the log keeps would let anyone follow one voter's changes of mind.
+            assert "ballot" not in payload
     for delivered in shown:
         for payload in delivered.values():
             assert payload["actor"] and payload["choices"]
@@ -649,7 +652,22 @@ def test_acks_and_the_other_session_messages_validate() -> None:
         ("sync_request", {"resume": [P, 3]}),
         ("auth", {"token": 42}),
         ("auth", {}),
-        # A secret ballot must not leak who chose what; an open one has no totals.
+        # A secret ballot must not leak who chose what, nor its ballot id; an open one has no
+        # totals.
+        (
+            "event",
+            {
+                "type": "vote_cast",
+                "room": P,
+                "seq": 9,
+                "actor": "",
+                "at_ms": 5,
+                "poll_id": "p3",
+                "choices": [],
+                "voters": 1,
+                "ballot": "5d41402abc4b2a76b9719d911017c592",
+            },
+        ),
         (
             "event",
             {

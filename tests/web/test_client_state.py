@@ -194,7 +194,7 @@ class Recording(World):
         return as_json(stream_view(self.state, "jury", stream, viewer.audience, self.now_ms))
 
     def run(self, actor: str, command: Command) -> list[Event]:
-        events = decide(self.state, command, actor, self.now_ms)
+        events = decide(self.state, command, actor, self.now_ms, ballot_key=self.ballot_key)
         for event in events:
             evolve(self.state, event)
             delivered = payloads(self.state, event)
