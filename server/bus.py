@@ -39,6 +39,7 @@ def decode_records(data: dict[str, Any]) -> list[StoredEvent]:
             event=decode_event(record["event"]),
             prev_hash=record["prev_hash"],
             hash=record["hash"],
+            body=record["body"],
         )
         for record in data["records"]
     ]

@@ -25,7 +25,6 @@ from facilitation import (
     decide,
     evolve,
 )
-from facilitation.codec import decode_state, encode_state
 from facilitation.messages import Event
 from server.audience import Audience, PseudonymCache, payloads
 from server.scheduler import Clock, Scheduler, deadlines_from, deadlines_in
@@ -149,8 +148,7 @@ class AssemblyRuntime:
         snapshot = await self.store.latest_snapshot(self.id)
         state, position = Assembly(), 0
         if snapshot is not None:
-            position, data = snapshot
-            state = decode_state(data)
+            position, state = snapshot
         for record in await self.store.events(self.id, after_position=position):
             evolve(state, record.event)
             position = record.position
@@ -280,8 +278,7 @@ class AssemblyRuntime:
         snapshot = await self.store.latest_snapshot(self.id)
         state, position = Assembly(), 0
         if snapshot is not None and snapshot[0] <= self.position:
-            position, data = snapshot
-            state = decode_state(data)
+            position, state = snapshot
         for record in await self.store.events(self.id, after_position=position):
             if record.position > self.position:
                 break
@@ -367,7 +364,7 @@ class AssemblyRuntime:
             return
         self._since_snapshot = 0
         try:
-            await self.store.save_snapshot(self.id, self.position, encode_state(self.state))
+            await self.store.save_snapshot(self.id, self.position, self.state)
         except Exception:
             # A missed snapshot only makes the next restart replay a longer tail.
             log.exception("snapshot failed for assembly %s", self.id)
