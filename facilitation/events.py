@@ -6,11 +6,12 @@ event's actor; a secret ballot is recorded under `BALLOT_ACTOR`, never under the
 """
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from facilitation.commands import PollKind, QueuePolicy, Stance
 from facilitation.messages import Event
 from facilitation.roles import Role
+from facilitation.upcast import upcaster
 
 TurnKind = Literal["turn", "reply"]
 TurnEndReason = Literal[
@@ -336,6 +337,9 @@ class PollOpened(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class VoteCast(Event):
+    # 2: `ballot` added when secret ballots were sealed (issue 7); see the upcaster below.
+    schema_version: ClassVar[int] = 2
+
     poll_id: str
     choices: tuple[int, ...]
     # Empty in an open poll, whose actor is the voter. In a secret poll the actor is
@@ -343,6 +347,13 @@ class VoteCast(Event):
     # links to a voter; the last vote of each ballot counts. Logs written before ballots were
     # sealed have secret votes under the voter's id and no ballot: they count as they did.
     ballot: str = ""
+
+
+@upcaster("vote_cast", 1)
+def _vote_cast_before_ballots(body: dict[str, Any]) -> dict[str, Any]:
+    """Every vote was recorded under its voter then: none has a ballot. (A body that already
+    has one is today's, encoded without a version for the wire: it keeps it.)"""
+    return {"ballot": "", **body}
 
 
 @dataclass(frozen=True, kw_only=True)

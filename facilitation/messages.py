@@ -43,6 +43,10 @@ class Event:
     name: ClassVar[str] = "event"
     registry: ClassVar[dict[str, type["Event"]]] = {}
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+    # The version of this event's shape in the log, stored in each body. Bump it when a change
+    # would stop older bodies from decoding (a field removed, renamed or retyped, or added
+    # without a default), and register an upcaster from the old version (facilitation/upcast.py).
+    schema_version: ClassVar[int] = 1
 
     room: str
     seq: int

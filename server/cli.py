@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
-from facilitation.record import verify_chain
+from facilitation.record import NotAnExport, verify_export
 from server.logs import redact
 from server.settings import Settings
 
@@ -284,18 +284,18 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     path: str = args.file
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-        records = json.loads(text)["records"]
-        problems = verify_chain(records)
+        found = verify_export(json.loads(text))
     except OSError as error:
         raise Failed(f"cannot read {path}: {error}") from None
-    except (ValueError, KeyError, TypeError):
-        raise Failed(f"{path} is not a palabre export") from None
-    if problems:
-        for problem in problems:
+    except NotAnExport as error:
+        raise Failed(f"{path} is not a palabre export: {error}") from None
+    except ValueError:
+        raise Failed(f"{path} is not a palabre export: it is not JSON") from None
+    if found.problems:
+        for problem in found.problems:
             print(problem)
-        raise Failed(f"{path}: the record is broken ({len(problems)} problems)")
-    streams = {record["event"]["room"] for record in records}
-    print(f"{path}: intact, {len(records)} events in {len(streams)} streams")
+        raise Failed(f"{path}: the record is broken ({len(found.problems)} problems)")
+    print(f"{path}: intact, {found.events} events in {found.streams} streams")
     return 0
 
 

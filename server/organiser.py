@@ -10,7 +10,7 @@ from typing import Any
 
 from facilitation import SYSTEM_ACTOR, Role
 from facilitation.commands import AddParticipant
-from facilitation.record import verify_chain
+from facilitation.record import EXPORT_FORMAT, verify_chain
 from server.hub import Hub
 from server.invites import Invites
 from server.runtime import Outcome
@@ -151,11 +151,13 @@ class Organiser:
         return True
 
     async def export(self, assembly_id: str) -> dict[str, Any]:
-        """The whole record, with its hash chain, verifiable offline (`palabre verify`)."""
+        """The whole record, each event's stored body verbatim with its hash chain, verifiable
+        offline (`palabre verify`); docs/record.md describes it."""
         if assembly_id not in await self.hub.store.assembly_ids():
             raise LookupError(assembly_id)
         records = [stored.record() for stored in await self.hub.store.events(assembly_id)]
         return {
+            "format": EXPORT_FORMAT,
             "assembly": assembly_id,
             "exported_at": datetime.now(UTC).isoformat(),
             "records": records,

@@ -7,6 +7,10 @@
     POST /api/invites/{invite_id}/revoke      withdraw an invite       200 {"revoked"}
     GET  /api/assemblies/{id}/export          the record, a download   200 record
 
+The record is the export file of `palabre export` (format 2, see docs/record.md): `format`,
+`assembly`, `exported_at`, `records` (each `position`, `event`, `body` verbatim as stored and
+hashed, `prev_hash`, `hash`) and `problems`.
+
 Every request carries `Authorization: Bearer <admin token>`. Every error is
 `{"error": code, "detail": text}` with a stable code: `unauthorized` (401), `invalid_json` (400),
 `assembly_not_found` or `invite_not_found` (404), `assembly_exists` (409),

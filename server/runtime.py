@@ -30,7 +30,6 @@ from facilitation import (
     decide,
     evolve,
 )
-from facilitation.codec import decode_state, encode_state
 from facilitation.messages import Event
 from server.audience import Audience, PseudonymCache, payloads
 from server.scheduler import Clock, Scheduler, deadlines_from, deadlines_in
@@ -136,8 +135,7 @@ async def state_from_log(
     snapshot = await store.latest_snapshot(assembly_id)
     state, position = Assembly(), 0
     if snapshot is not None and (upto is None or snapshot[0] <= upto):
-        position, data = snapshot
-        state = decode_state(data)
+        position, state = snapshot
     for record in await store.events(assembly_id, after_position=position):
         if upto is not None and record.position > upto:
             break
@@ -497,7 +495,7 @@ class AssemblyRuntime:
             return
         self._since_snapshot = 0
         try:
-            await self.store.save_snapshot(self.id, self._position, encode_state(self._state))
+            await self.store.save_snapshot(self.id, self._position, self._state)
         except Exception:
             # A missed snapshot only makes the next restart replay a longer tail.
             log.exception("snapshot failed for assembly %s", self.id)

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
@@ -33,9 +34,18 @@ from sqlmodel import Column, Field, SQLModel, col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from facilitation.codec import decode_event, encode
+from facilitation.codec import (
+    STATE_VERSION,
+    decode_event,
+    decode_state,
+    encode_for_log,
+    encode_state,
+)
 from facilitation.messages import Event
 from facilitation.record import GENESIS_HASH, canonical_json, chain_hash
+from facilitation.state import Assembly
+
+log = logging.getLogger("palabre.store")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -129,6 +139,8 @@ class SnapshotRow(SQLModel, table=True):
     position: int = Field(sa_type=BigInteger)
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UtcDateTime)
+    # `codec.STATE_VERSION` when it was written; None for snapshots from before there was one.
+    state_version: int | None = None
 
 
 class InviteRow(SQLModel, table=True):
@@ -151,18 +163,24 @@ class InviteRow(SQLModel, table=True):
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """An event as committed: where it stands in the log and how it chains to its stream."""
+    """An event as committed: where it stands in the log and how it chains to its stream.
+
+    `body` is the text the store wrote and hashed, kept verbatim: `event` is what today's
+    classes read from it, which may say it differently.
+    """
 
     position: int
     event: Event
     prev_hash: str
     hash: str
+    body: str
 
     def record(self) -> dict[str, Any]:
-        """The export form, as `facilitation.record.verify_chain` reads it."""
+        """The export form (docs/record.md), as `facilitation.record.verify_chain` reads it."""
         return {
             "position": self.position,
-            "event": encode(self.event),
+            "event": json.loads(self.body),
+            "body": self.body,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
@@ -244,7 +262,7 @@ def _select_stored() -> Select[int | None, str, str, str]:
 
 
 def _stored(position: int | None, body: str, prev_hash: str, hash_: str) -> StoredEvent:
-    return StoredEvent(_inserted(position), decode_event(json.loads(body)), prev_hash, hash_)
+    return StoredEvent(_inserted(position), decode_event(json.loads(body)), prev_hash, hash_, body)
 
 
 def _invite(row: InviteRow) -> Invite:
@@ -358,7 +376,7 @@ class Store:
             # The assembly's row lock makes this rare: only a writer that skipped it gets here.
             raise SeqConflict(f"{assembly_id}: {error.orig}") from error
         return [
-            StoredEvent(_inserted(row.id), event, row.prev_hash, row.hash)
+            StoredEvent(_inserted(row.id), event, row.prev_hash, row.hash, row.body)
             for row, event in zip(rows, events, strict=True)
         ]
 
@@ -385,8 +403,8 @@ class Store:
             last_seq, prev_hash = heads[item.room]
             if item.seq != last_seq + 1:
                 raise SeqConflict(f"{assembly_id}/{item.room}: seq {item.seq} after {last_seq}")
-            encoded = encode(item)
-            hash_ = chain_hash(prev_hash, encoded)
+            body = canonical_json(encode_for_log(item))
+            hash_ = chain_hash(prev_hash, body)
             rows.append(
                 EventRow(
                     assembly_id=assembly_id,
@@ -395,7 +413,7 @@ class Store:
                     type=item.name,
                     actor=item.actor,
                     at_ms=item.at_ms,
-                    body=canonical_json(encoded).decode(),
+                    body=body.decode(),
                     prev_hash=prev_hash,
                     hash=hash_,
                 )
@@ -446,15 +464,18 @@ class Store:
         async with self._reading() as session:
             return await self._head(session, assembly_id, room)
 
-    async def save_snapshot(self, assembly_id: str, position: int, state: dict[str, Any]) -> None:
+    async def save_snapshot(self, assembly_id: str, position: int, state: Assembly) -> None:
         """Keep the state as of `position`, dropping all but the latest few snapshots."""
+        # Encoded before the first await, so the state cannot move on while it is written.
+        body = json.dumps(encode_state(state), separators=(",", ":"), ensure_ascii=False)
         async with self._writing() as session:
             session.add(
                 SnapshotRow(
                     assembly_id=assembly_id,
                     position=position,
-                    body=json.dumps(state, separators=(",", ":"), ensure_ascii=False),
+                    body=body,
                     created_at=datetime.now(UTC),
+                    state_version=STATE_VERSION,
                 )
             )
             await session.flush()
@@ -471,21 +492,51 @@ class Store:
                 )
             )
 
-    async def latest_snapshot(self, assembly_id: str) -> tuple[int, dict[str, Any]] | None:
-        """The snapshot with the highest position, as `(position, state)`."""
+    async def latest_snapshot(self, assembly_id: str) -> tuple[int, Assembly] | None:
+        """The latest snapshot this code can read, as `(position, state)`; None when there is
+        none, and the caller replays the log from the start.
+
+        A snapshot of another state version (or of none), or one that does not decode, is
+        passed over with a warning: the log, not the snapshot, is the truth.
+        """
         async with self._reading() as session:
             found = await session.exec(
-                select(SnapshotRow.position, SnapshotRow.body)
+                select(col(SnapshotRow.id), SnapshotRow.position, SnapshotRow.state_version)
                 .where(SnapshotRow.assembly_id == assembly_id)
                 .order_by(col(SnapshotRow.position).desc(), col(SnapshotRow.id).desc())
-                .limit(1)
             )
-            latest = found.first()
-            if latest is None:
-                return None
-            position, body = latest
-            state: dict[str, Any] = json.loads(body)
-            return position, state
+            candidates = list(found)
+        restored = None
+        passed_over = []
+        for snapshot_id, position, version in candidates:
+            state = await self._snapshot_state(snapshot_id) if version == STATE_VERSION else None
+            if state is not None:
+                restored = (position, state)
+                break
+            passed_over.append(f"{position} (state version {version})")
+        if passed_over:
+            log.warning(
+                "assembly %s: passed over the snapshots at positions %s, which this palabre"
+                " (state version %s) cannot read; the log is replayed after them",
+                assembly_id,
+                ", ".join(passed_over),
+                STATE_VERSION,
+            )
+        return restored
+
+    async def _snapshot_state(self, snapshot_id: int | None) -> Assembly | None:
+        async with self._reading() as session:
+            found = await session.exec(
+                select(SnapshotRow.body).where(SnapshotRow.id == snapshot_id)
+            )
+            body = found.first()
+        if body is None:
+            return None  # pruned since it was listed
+        try:
+            return decode_state(json.loads(body))
+        except ValueError:  # pydantic's ValidationError is one
+            log.exception("a snapshot of state version %s does not decode", STATE_VERSION)
+            return None
 
     async def add_invite(self, invite: Invite) -> None:
         async with self._writing() as session:

@@ -493,6 +493,7 @@ async def test_export_then_verify_offline(
     # Change what the question said, as a forger would: the chain no longer holds.
     question = next(e for e in record["records"] if e["event"]["type"] == "question_posed")
     question["event"]["text"] = "Où ne pas construire ?"
+    question["body"] = question["body"].replace("Où construire", "Où ne pas construire")
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(record))
     broken = run_cli("verify", str(tampered))

@@ -1,6 +1,9 @@
 """The store against real databases: the log, its hash chain, conflicts, snapshots and invites."""
 
 import asyncio
+import copy
+import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -13,10 +16,11 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import SQLModel
 
 from facilitation import PLENARY_ROOM
-from facilitation.codec import decode_state, encode_state
+from facilitation.codec import STATE_VERSION
 from facilitation.commands import Broadcast, GrantFloor, RaiseHand
 from facilitation.events import AnnouncementBroadcast, HandRaised
 from facilitation.record import GENESIS_HASH, verify_chain
+from facilitation.upcast import SCHEMA_VERSION_KEY
 from server.store import (
     SNAPSHOTS_KEPT,
     SQLITE_BUSY_TIMEOUT_MS,
@@ -127,6 +131,21 @@ async def test_the_stored_log_is_a_hash_chain_that_reveals_tampering(
     assert problems == [f"assembly#{said.event.seq}: its content does not match its hash"]
 
 
+async def test_each_body_is_kept_with_its_schema_version_and_exported_verbatim(
+    store: Store, database_url: str
+) -> None:
+    world = lively_world()
+    await store.append(JURY, world.log)
+
+    rows = await run_sql(database_url, "SELECT body FROM event ORDER BY id")
+    records = [s.record() for s in await store.events(JURY)]
+    assert [record["body"] for record in records] == [body for (body,) in rows]
+    assert [json.loads(body)[SCHEMA_VERSION_KEY] for (body,) in rows] == [
+        event.schema_version for event in world.log
+    ]
+    assert [record["event"] for record in records] == [json.loads(body) for (body,) in rows]
+
+
 async def test_a_taken_seq_is_a_conflict_and_nothing_of_the_batch_is_written(
     store: Store,
 ) -> None:
@@ -228,18 +247,37 @@ async def test_the_latest_snapshot_wins_and_old_ones_are_pruned(
 ) -> None:
     assert await store.latest_snapshot(JURY) is None
     world = lively_world()
+    first = copy.deepcopy(world.state)
     for position in range(1, SNAPSHOTS_KEPT + 3):
         world.run("lead", Broadcast(text=f"snapshot {position}"))
-        await store.save_snapshot(JURY, position, encode_state(world.state))
+        await store.save_snapshot(JURY, position, world.state)
     newest = SNAPSHOTS_KEPT + 2
-    await store.save_snapshot(JURY, 1, {"late": "and older"})
+    await store.save_snapshot(JURY, 1, first)
 
-    latest = await store.latest_snapshot(JURY)
-    assert latest is not None
-    assert latest[0] == newest
-    assert decode_state(latest[1]) == world.state
+    assert await store.latest_snapshot(JURY) == (newest, world.state)
     kept = await run_sql(database_url, "SELECT position FROM snapshot ORDER BY position DESC")
     assert [position for (position,) in kept] == list(range(newest, newest - SNAPSHOTS_KEPT, -1))
+
+
+async def test_snapshots_this_palabre_cannot_read_are_passed_over_with_a_warning(
+    store: Store, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = lively_world()
+    early = copy.deepcopy(world.state)
+    await store.save_snapshot(JURY, 1, early)
+    world.run("lead", Broadcast(text="later"))
+    await store.save_snapshot(JURY, 2, world.state)
+    await store.save_snapshot(JURY, 3, world.state)
+    # The latest is of a shape this palabre does not know; the next, of its shape but unreadable.
+    await run_sql(database_url, "UPDATE snapshot SET state_version = NULL WHERE position = 3")
+    await run_sql(database_url, """UPDATE snapshot SET body = '{"rooms": 7}' WHERE position = 2""")
+
+    with caplog.at_level(logging.WARNING, logger="palabre.store"):
+        assert await store.latest_snapshot(JURY) == (1, early)
+    assert f"positions 3 (state version None), 2 (state version {STATE_VERSION})" in caplog.text
+
+    await run_sql(database_url, "UPDATE snapshot SET state_version = :v WHERE position = 1", v=99)
+    assert await store.latest_snapshot(JURY) is None
 
 
 async def test_invites_are_added_found_by_hash_and_revoked_once(store: Store) -> None:
@@ -273,8 +311,9 @@ async def test_everything_survives_a_restart(database_url: str) -> None:
     store = Store(database_url)
     await store.start()
     await store.create_assembly(JURY)
-    before = await store.append(JURY, lively_world().log)
-    await store.save_snapshot(JURY, before[-1].position, {"at": "the end"})
+    world = lively_world()
+    before = await store.append(JURY, world.log)
+    await store.save_snapshot(JURY, before[-1].position, world.state)
     await store.add_invite(invite(1))
     await store.close()
 
@@ -283,7 +322,7 @@ async def test_everything_survives_a_restart(database_url: str) -> None:
     try:
         assert await store.assembly_ids() == [JURY]
         assert await store.events(JURY) == before
-        assert await store.latest_snapshot(JURY) == (before[-1].position, {"at": "the end"})
+        assert await store.latest_snapshot(JURY) == (before[-1].position, world.state)
         assert await store.invites(JURY) == [invite(1)]
         head_seq, head_hash = await store.stream_head(JURY, PLENARY_ROOM)
         [after] = await store.append(JURY, [hand(PLENARY_ROOM, head_seq + 1, "j3")])
@@ -300,7 +339,7 @@ async def test_migrations_run_once_and_match_the_models(database_url: str) -> No
         await store.start()  # a second call on a started store changes nothing
         await store.close()
 
-    assert await run_sql(database_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert await run_sql(database_url, "SELECT version_num FROM alembic_version") == [("0002",)]
 
     def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection)
