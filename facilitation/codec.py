@@ -1,5 +1,6 @@
 """Commands and events to and from JSON, validated against their own definitions."""
 
+import json
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -29,7 +30,8 @@ def encode(message: Command | Event) -> dict[str, Any]:
     return {"type": message.name, **fields}
 
 
-def _decode(registry: dict[str, type[Any]], data: Any) -> Any:
+def _message_class(registry: dict[str, type[Any]], data: Any) -> tuple[type[Any], dict[str, Any]]:
+    """The class a message's `type` names, and its other fields."""
     if not isinstance(data, dict):
         raise UnknownMessage("a message is a JSON object")
     fields = dict(data)
@@ -37,17 +39,23 @@ def _decode(registry: dict[str, type[Any]], data: Any) -> Any:
     cls = registry.get(name) if isinstance(name, str) else None
     if cls is None:
         raise UnknownMessage(f"unknown type {name!r}")
-    return _adapter(cls).validate_python(fields)
+    return cls, fields
 
 
 def decode_command(data: Any) -> Command:
-    """Raises `UnknownMessage` or pydantic's `ValidationError` on a malformed command."""
-    command: Command = _decode(Command.registry, data)
+    """A command as a client sent it, decoded strictly: a string is no number or boolean, a
+    boolean no integer. Raises `UnknownMessage` or pydantic's `ValidationError`."""
+    cls, fields = _message_class(Command.registry, data)
+    # Validated as JSON text, not as Python objects: strict Python validation would also refuse
+    # the lists that JSON arrays decode to where a command has a tuple.
+    command: Command = _adapter(cls).validate_json(json.dumps(fields), strict=True)
     return command
 
 
 def decode_event(data: Any) -> Event:
-    event: Event = _decode(Event.registry, data)
+    """An event as the store keeps it (written by the server itself, so decoded leniently)."""
+    cls, fields = _message_class(Event.registry, data)
+    event: Event = _adapter(cls).validate_python(fields)
     return event
 
 

@@ -121,6 +121,46 @@ async def test_malformed_payloads_of_every_command_are_refused_and_change_nothin
     await room.nothing_happened_and_others_are_served()
 
 
+async def test_wrong_json_types_are_refused_not_converted(room: Room) -> None:
+    facilitator, sender = room.witnesses[1], room.sender
+    poll = {"question": "Q?", "kind": "single"}
+    # Each was converted and accepted before: the field named is the one to refuse.
+    by_facilitator: list[tuple[str, dict[str, Any], str]] = [
+        ("set_room_rules", {"auto": "yes"}, "auto"),
+        ("set_room_rules", {"auto": 1}, "auto"),
+        ("set_room_rules", {"turn_limit_ms": "30000"}, "turn_limit_ms"),
+        ("set_room_rules", {"turn_limit_ms": True}, "turn_limit_ms"),
+        ("set_room_rules", {"turn_limit_ms": 30000.0}, "turn_limit_ms"),
+        ("open_poll", {**poll, "options": ["a", 2]}, "options"),
+        ("open_poll", {**poll, "secret": "false"}, "secret"),
+        ("reorder_queue", {"order": "j1"}, "order"),
+    ]
+    by_juror: list[tuple[str, dict[str, Any], str]] = [
+        ("vote", {"poll_id": "p1", "choices": ["0"]}, "choices"),
+        ("vote", {"poll_id": "p1", "choices": [False]}, "choices"),
+        ("speak", {"text": 42}, "text"),
+    ]
+    cases = [(facilitator, *case) for case in by_facilitator]
+    cases += [(sender, *case) for case in by_juror]
+    for client, name, fields, field in cases:
+        ack = await client.send(name, room=PLENARY_ROOM, **fields)
+        refused(ack, "invalid_command", (name, fields))
+        assert field in ack["detail"], (name, fields, ack)
+    await room.nothing_happened_and_others_are_served()
+    # JSON arrays still fill the commands' tuples, and exact types still pass.
+    rules = await facilitator.send(
+        "set_room_rules", room=PLENARY_ROOM, turn_limit_ms=30_000, auto=False
+    )
+    assert rules["ok"], rules
+    assert (await facilitator.send("reorder_queue", room=PLENARY_ROOM, order=["j2"]))["ok"]
+    poll = await facilitator.send(
+        "open_poll", room=PLENARY_ROOM, question="Cap rents?", kind="single", options=["y", "n"]
+    )
+    assert poll["ok"], poll
+    vote = await sender.send("vote", room=PLENARY_ROOM, poll_id=f"p{poll['seq']}", choices=[0])
+    assert vote["ok"], vote
+
+
 async def test_garbage_gets_a_clear_code_and_the_server_keeps_serving(room: Room) -> None:
     sender = room.sender
     for name in GARBAGE_NAMES:
