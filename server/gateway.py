@@ -20,9 +20,14 @@ from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
+from server.organiser import ASSEMBLY_ID
+from server.runtime import UNAVAILABLE
 from server.settings import Settings
 
 log = logging.getLogger("palabre.gateway")
+
+# Room ids are short (`plenary`, `r14-2`): a longer `watch` names no room, and is not echoed.
+MAX_ROOM_ID_CHARS = 64
 
 
 class ErrorCode:
@@ -75,7 +80,7 @@ class Gateway:
         self.fanout = fanout
         self.settings = settings
         self.metrics = metrics
-        sio.on("connect", self.connect)
+        sio.on("connect", self.admit)
         sio.on("disconnect", self.disconnect)
         sio.on("sync", self.sync)
         sio.on("*", self.command)
@@ -86,6 +91,22 @@ class Gateway:
         while the socket is still connecting or already leaving."""
         return bool(self.sio.manager.is_connected(sid, "/"))
 
+    async def admit(
+        self, sid: str, environ: dict[str, Any], auth: Any = None, *extra: Any
+    ) -> dict[str, Any] | None:
+        """`connect`, with an unforeseen failure refused as `unavailable`: python-socketio answers
+        only the refusals it is given, and leaves the client waiting after any other exception."""
+        try:
+            return await self.connect(sid, environ, auth, *extra)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception:
+            log.exception("connect failed", extra={"sid": sid})
+            connection = self.fanout.connections.pop(sid, None)
+            if connection is not None:
+                await self.fanout.unseat(connection)
+            raise refuse(UNAVAILABLE, "the server cannot let you in right now: try again") from None
+
     async def connect(
         self, sid: str, environ: dict[str, Any], auth: Any = None, *extra: Any
     ) -> dict[str, Any] | None:
@@ -94,6 +115,8 @@ class Gateway:
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
         watch = auth.get("watch")
+        if watch is not None and not (isinstance(watch, str) and len(watch) <= MAX_ROOM_ID_CHARS):
+            raise refuse(ErrorCode.ROOM_NOT_FOUND, "watch: the id of a room")
         if token is not None:
             if not isinstance(token, str):
                 raise refuse("invalid_token", "the token must be a string")
@@ -112,6 +135,9 @@ class Gateway:
             invite_id = None
             if not isinstance(assembly_id, str):
                 raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "give an invite token or an assembly")
+            if not ASSEMBLY_ID.fullmatch(assembly_id):
+                # No assembly could have this id: the store need not be asked.
+                raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "no assembly has such an id")
         runtime = await self.hub.get(assembly_id)
         if runtime is None:
             raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, f"no assembly {assembly_id!r}")

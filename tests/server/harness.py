@@ -545,6 +545,8 @@ async def connect_refusal(url: str, **auth: Any) -> Any:
         await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT_SECONDS)
     except socketio.exceptions.ConnectionError:
         assert said, "refused without a connect_error"
+        problem = protocol_problem("connect_error", said[-1])
+        assert problem is None, problem
         return said[-1]
     await sio.disconnect()
     raise AssertionError(f"the server accepted {auth!r}")

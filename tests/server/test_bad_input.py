@@ -269,6 +269,55 @@ async def test_bad_invite_tokens_are_refused_at_connect_with_their_code(
         assert len(server.palabre.fanout.connections) == 1
 
 
+async def test_unusable_auth_fields_are_refused_at_connect_with_their_code(
+    server: LiveServer,
+) -> None:
+    await demo_people(server.organiser)
+    # Long, but under the transport's hard limit, so the refusal can come back.
+    huge = "x" * (HARD_MESSAGE_LIMIT_BYTES // 2)
+    cases: list[tuple[dict[str, Any], str]] = [
+        # A lone surrogate travels fine as a JSON escape, but is no text.
+        ({"token": "\ud800"}, "invalid_token"),
+        ({"token": "a\udfffb.c"}, "invalid_token"),
+        ({"token": huge}, "invalid_token"),
+        ({"token": ["a", "b"]}, "invalid_token"),
+        ({"token": None, "assembly": "jury", "watch": 3}, "room_not_found"),
+        ({"assembly": "\ud800"}, "assembly_not_found"),
+        ({"assembly": huge}, "assembly_not_found"),
+        ({"assembly": {"id": "jury"}}, "assembly_not_found"),
+        ({"assembly": "jury", "watch": "\ud800"}, "room_not_found"),
+        ({"assembly": "jury", "watch": huge}, "room_not_found"),
+        ({"assembly": "jury", "watch": ["plenary"]}, "room_not_found"),
+    ]
+    for auth, code in cases:
+        refusal = await connect_refusal(server.url, **auth)
+        assert refusal["message"] == code, (auth, refusal)
+        assert refusal["data"]["error"] == code, (auth, refusal)
+        assert 0 < len(refusal["data"]["detail"]) < 200, (auth, refusal)
+    # Nothing was left half-connected, and the server still lets people in.
+    assert server.palabre.fanout.connections == {}
+    async with connected(server.url, assembly="jury") as observer:
+        assert observer.you["room"] == PLENARY_ROOM
+
+
+async def test_a_connect_that_meets_a_store_fault_is_refused_as_unavailable(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await demo_people(server.organiser)
+
+    async def failing() -> list[str]:
+        raise ConnectionError("the database went away")
+
+    # An assembly not live in this process yet must be looked up in the store, which fails.
+    monkeypatch.setattr(server.palabre.store, "assembly_ids", failing)
+    refusal = await connect_refusal(server.url, assembly="another-jury")
+    assert refusal["data"]["error"] == "unavailable", refusal
+    assert server.palabre.fanout.connections == {}
+    monkeypatch.undo()
+    async with connected(server.url, assembly="jury") as observer:
+        assert observer.you["room"] == PLENARY_ROOM
+
+
 async def test_markup_in_a_post_is_kept_and_sent_back_verbatim(server: LiveServer) -> None:
     tokens = await demo_people(server.organiser)
     url = f"{server.url}/assemblies/jury/streams/{PLENARY_ROOM}"
