@@ -24,6 +24,7 @@ from server.scheduler import Clock
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
 from server.sse import observer_stream
 from server.store import Store
+from server.wire import DepthLimitedPacket
 
 
 def wall_clock_ms() -> int:
@@ -42,6 +43,7 @@ class Palabre:
             async_mode="asgi",
             cors_allowed_origins=settings.allowed_origins,
             max_http_buffer_size=HARD_MESSAGE_LIMIT_BYTES,
+            serializer=DepthLimitedPacket,
             logger=False,
             engineio_logger=False,
         )

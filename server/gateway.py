@@ -23,6 +23,7 @@ from server.metrics import Metrics
 from server.organiser import ASSEMBLY_ID
 from server.runtime import UNAVAILABLE
 from server.settings import Settings
+from server.wire import MAX_NESTING_DEPTH, TOO_DEEP
 
 log = logging.getLogger("palabre.gateway")
 
@@ -231,6 +232,11 @@ class Gateway:
         if not connection.bucket.take():
             self.metrics.refusals.labels(code=ErrorCode.RATE_LIMITED).inc()
             return error(ErrorCode.RATE_LIMITED, "slow down: too many messages")
+        if event is TOO_DEEP:
+            self.metrics.refusals.labels(code=ErrorCode.INVALID_COMMAND).inc()
+            return error(
+                ErrorCode.INVALID_COMMAND, f"the message nests deeper than {MAX_NESTING_DEPTH}"
+            )
         command_class = Command.registry.get(event)
         if command_class is None:
             self.metrics.refusals.labels(code=ErrorCode.UNKNOWN_COMMAND).inc()

@@ -33,6 +33,7 @@ from server.audience import AUDIENCE_OF_ROLE
 from server.gateway import ErrorCode as EdgeCode
 from server.runtime import UNAVAILABLE
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES, Settings
+from server.wire import MAX_NESTING_DEPTH
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE = ("room", "seq", "actor", "at_ms")
@@ -627,6 +628,7 @@ def protocol_schema() -> dict[str, Any]:
         "x-limits": {
             "max_payload_bytes": MAX_PAYLOAD_BYTES,
             "hard_message_limit_bytes": HARD_MESSAGE_LIMIT_BYTES,
+            "max_nesting_depth": MAX_NESTING_DEPTH,
             "rate_per_second": Settings.model_fields["rate_per_second"].default,
             "rate_burst": Settings.model_fields["rate_burst"].default,
             "max_text_chars": MAX_TEXT_CHARS,
