@@ -41,7 +41,9 @@ class Palabre:
         self.store = Store(settings.database_url)
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
-            cors_allowed_origins=settings.allowed_origins,
+            # Origins are checked at connect, where a refusal can say why (python-engineio's
+            # own check answers a bare 400); an empty list also keeps it from adding CORS headers.
+            cors_allowed_origins=[],
             max_http_buffer_size=HARD_MESSAGE_LIMIT_BYTES,
             serializer=DepthLimitedPacket,
             logger=False,
@@ -58,7 +60,7 @@ class Palabre:
         self.invites = Invites(
             self.store,
             settings.signing_key,
-            settings.public_url,
+            settings.address,
             timedelta(days=settings.invite_ttl_days),
         )
         self.gateway = Gateway(

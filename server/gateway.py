@@ -43,6 +43,7 @@ class ErrorCode:
     PRIVATE_ASSEMBLY = "private_assembly"
     UNKNOWN_PARTICIPANT = "unknown_participant"
     ROOM_NOT_FOUND = "room_not_found"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
 
 
 def refuse(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -81,6 +82,7 @@ class Gateway:
         self.fanout = fanout
         self.settings = settings
         self.metrics = metrics
+        self.origins = frozenset(settings.origins)
         sio.on("connect", self.admit)
         sio.on("disconnect", self.disconnect)
         sio.on("sync", self.sync)
@@ -113,6 +115,10 @@ class Gateway:
     ) -> dict[str, Any] | None:
         if self._sent_by_client(sid):
             return error(ErrorCode.UNKNOWN_COMMAND, "connect is not a command")
+        # Browsers name the page's origin; programs (curl, bots) send none and need no check.
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and origin not in self.origins:
+            raise refuse(ErrorCode.ORIGIN_NOT_ALLOWED, "pages of this origin may not connect")
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
         watch = auth.get("watch")

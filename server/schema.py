@@ -56,6 +56,7 @@ CONNECT_CODES = (
     EdgeCode.PRIVATE_ASSEMBLY,
     EdgeCode.UNKNOWN_PARTICIPANT,
     EdgeCode.ROOM_NOT_FOUND,
+    EdgeCode.ORIGIN_NOT_ALLOWED,
     UNAVAILABLE,
 )
 # Values `server.views` writes from the state, which keeps them as plain strings.

@@ -4,6 +4,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,6 +13,24 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 MAX_PAYLOAD_BYTES = 16 * 1024
 # Engine.IO closes a connection whose single message exceeds this: abuse, not a mistake.
 HARD_MESSAGE_LIMIT_BYTES = 64 * 1024
+
+
+# Hosts that listen everywhere: a link must name an address a browser can reach instead.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """The origin a browser sends for pages under `url` (scheme, host, and the port unless it
+    is the scheme's default); ValueError for a URL no browser could open."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http or https URL with a host")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.port  # ValueError when it is no port number
+    shown = "" if port is None or port == DEFAULT_PORTS[scheme] else f":{port}"
+    return f"{scheme}://{host}{shown}"
 
 
 class Settings(BaseSettings):
@@ -26,11 +45,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    # The address people use to reach this server: invite links start with it.
-    public_url: str = "http://127.0.0.1:8000"
-    allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default=["http://127.0.0.1:8000", "http://localhost:8000"]
-    )
+    # The address people use to reach this server: invite links start with it. Unset, it is
+    # the server's own (`address`), which follows `host` and `port`.
+    public_url: str | None = None
+    # The browser origins whose pages may use the socket. Unset, the public URL's (`origins`).
+    allowed_origins: Annotated[list[str] | None, NoDecode] = None
     # Where the embedded defaults keep their files: the SQLite database and generated secrets.
     data_dir: Path = Path("var")
     secret_key: str | None = None
@@ -65,6 +84,36 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _browsable(cls, value: str | None) -> str | None:
+        if value is not None:
+            origin_of(value)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _as_browsers_send_them(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [origin_of(url) for url in value]
+
+    @property
+    def address(self) -> str:
+        """The public URL, or this server's own address when none is set."""
+        if self.public_url is not None:
+            return self.public_url
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def origins(self) -> list[str]:
+        """The allowed origins, or the public URL's (and, when that is unset too, localhost's
+        on the same port: what a browser on this machine may be typed)."""
+        if self.allowed_origins is not None:
+            return self.allowed_origins
+        if self.public_url is not None:
+            return [origin_of(self.public_url)]
+        return [origin_of(self.address), origin_of(f"http://localhost:{self.port}")]
 
     @cached_property
     def signing_key(self) -> str:

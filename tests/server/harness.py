@@ -58,16 +58,14 @@ def free_port() -> int:
 def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     port = overrides.pop("port", None) or free_port()
     url = f"http://127.0.0.1:{port}"
-    return Settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        port=port,
-        public_url=url,
-        allowed_origins=[url],
-        secret_key="test-secret-key",
-        admin_token="test-admin-token",
+    given: dict[str, Any] = {
+        "public_url": url,
+        "allowed_origins": [url],
+        "secret_key": "test-secret-key",
+        "admin_token": "test-admin-token",
         **overrides,
-    )
+    }
+    return Settings(database_url=database_url, data_dir=data_dir, port=port, **given)
 
 
 class ManualClock:
