@@ -24,6 +24,7 @@ from server.scheduler import Clock
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
 from server.sse import observer_stream
 from server.store import Store
+from server.throttle import LimitedStreams
 from server.wire import DepthLimitedPacket
 
 
@@ -66,6 +67,12 @@ class Palabre:
         self.gateway = Gateway(
             self.sio, self.hub, self.invites, self.fanout, settings, self.metrics
         )
+        self.streams = LimitedStreams(
+            self.stream,
+            rate_per_second=settings.sse_rate_per_second,
+            burst=settings.sse_burst,
+            per_address=settings.sse_streams_per_address,
+        )
         self.bus = RedisBus(settings.redis_url, self.hub) if settings.redis_url else None
         if self.bus is not None:
             self.hub.broadcast = self.bus.broadcast
@@ -78,7 +85,7 @@ class Palabre:
         return [
             Route("/healthz", self.healthz),
             Route("/metrics", self.prometheus),
-            Route("/assemblies/{assembly}/streams/{stream}", self.stream),
+            Route("/assemblies/{assembly}/streams/{stream}", self.streams, methods=["GET"]),
             *organiser_routes(self),
             *Pages(self).routes(),
         ]

@@ -23,6 +23,7 @@ from server.metrics import Metrics
 from server.organiser import ASSEMBLY_ID
 from server.runtime import UNAVAILABLE
 from server.settings import Settings
+from server.throttle import AddressLimiter, client_address
 from server.wire import MAX_NESTING_DEPTH, TOO_DEEP
 
 log = logging.getLogger("palabre.gateway")
@@ -83,6 +84,7 @@ class Gateway:
         self.settings = settings
         self.metrics = metrics
         self.origins = frozenset(settings.origins)
+        self.connecting = AddressLimiter(settings.connect_rate_per_second, settings.connect_burst)
         sio.on("connect", self.admit)
         sio.on("disconnect", self.disconnect)
         sio.on("sync", self.sync)
@@ -115,6 +117,10 @@ class Gateway:
     ) -> dict[str, Any] | None:
         if self._sent_by_client(sid):
             return error(ErrorCode.UNKNOWN_COMMAND, "connect is not a command")
+        if not self.connecting.take(client_address(environ.get("asgi.scope", {}))):
+            raise refuse(
+                ErrorCode.RATE_LIMITED, "too many connections from your address: try again"
+            )
         # Browsers name the page's origin; programs (curl, bots) send none and need no check.
         origin = environ.get("HTTP_ORIGIN")
         if origin is not None and origin not in self.origins:

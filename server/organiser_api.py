@@ -10,8 +10,10 @@
 Every request carries `Authorization: Bearer <admin token>`. Every error is
 `{"error": code, "detail": text}` with a stable code: `unauthorized` (401), `invalid_json` (400),
 `assembly_not_found` or `invite_not_found` (404), `assembly_exists` (409),
-`payload_too_large` (413), `unsupported_media_type` (415), and for bad input (422) either
-`invalid_body` (the body's shape), `invalid_import` (a CSV line) or the core's own refusal code.
+`payload_too_large` (413), `unsupported_media_type` (415), `rate_limited` (429, with
+`Retry-After`: too many calls from one address, counted before the token is checked), and for
+bad input (422) either `invalid_body` (the body's shape), `invalid_import` (a CSV line) or the
+core's own refusal code.
 """
 
 import csv
@@ -28,6 +30,7 @@ from starlette.routing import Route
 
 from facilitation import Role
 from server.organiser import ImportProblem, ImportResult, Organiser, Person, parse_people
+from server.throttle import AddressLimiter, client_address
 
 if TYPE_CHECKING:
     from server.app import Palabre
@@ -48,18 +51,21 @@ M = TypeVar("M", bound=BaseModel)
 class ApiError(Exception):
     """A request answered with an error: the status and the stable code a client keys on."""
 
-    def __init__(self, status: int, code: str, detail: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, detail: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
 
     def response(self) -> JSONResponse:
         body = {"error": self.code}
         if self.detail:
             body["detail"] = self.detail
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+        return JSONResponse(body, status_code=self.status, headers={**headers, **self.headers})
 
 
 # --- Bodies -----------------------------------------------------------------------------------
@@ -160,6 +166,8 @@ class OrganiserApi:
     def __init__(self, app: "Palabre", organiser: Organiser) -> None:
         self.app = app
         self.organiser = organiser
+        settings = app.settings
+        self.calls = AddressLimiter(settings.api_rate_per_second, settings.api_burst)
 
     def routes(self) -> list[Route]:
         guarded = self.guarded
@@ -179,6 +187,11 @@ class OrganiserApi:
     def guarded(self, handler: Endpoint) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             try:
+                # Before the token is checked, so that guessing it is slowed down too.
+                address = client_address(request.scope)
+                if not self.calls.take(address):
+                    retry = str(self.calls.retry_after_seconds(address))
+                    raise ApiError(429, "rate_limited", "too many requests", {"Retry-After": retry})
                 # The key is read on first use, not at start-up: settings generate it into the
                 # data folder when it is not given, and a server that is never asked needs none.
                 if not authorised(request, self.app.settings.admin_key):

@@ -57,6 +57,7 @@ CONNECT_CODES = (
     EdgeCode.UNKNOWN_PARTICIPANT,
     EdgeCode.ROOM_NOT_FOUND,
     EdgeCode.ORIGIN_NOT_ALLOWED,
+    EdgeCode.RATE_LIMITED,
     UNAVAILABLE,
 )
 # Values `server.views` writes from the state, which keeps them as plain strings.

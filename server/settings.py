@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A socket.io message over this size is refused with `payload_too_large` (issue 3: 16 KiB).
@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     # A person clicks a few times a second at most; bursts cover a reconnect's catch-up.
     rate_per_second: float = 10.0
     rate_burst: int = 30
+    # Per client address (see server/throttle.py). Connecting: a venue's whole jury may share
+    # one address and reconnect at once after a network blip.
+    connect_rate_per_second: PositiveFloat = 20.0
+    connect_burst: PositiveInt = 300
+    # Server-Sent Events streams: a newsroom's script may follow every room of an assembly.
+    sse_rate_per_second: PositiveFloat = 2.0
+    sse_burst: PositiveInt = 120
+    sse_streams_per_address: PositiveInt = 120
+    # The organiser's API: scripts, a few calls a second at most.
+    api_rate_per_second: PositiveFloat = 5.0
+    api_burst: PositiveInt = 50
     invite_ttl_days: int = 30
     # Snapshot an assembly every so many events, so a restart replays a short tail of the log.
     snapshot_every_events: int = 500
