@@ -1,6 +1,8 @@
 """Settings from the environment, with embedded defaults: a SQLite file, one process, no Redis."""
 
+import os
 import secrets
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +15,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 MAX_PAYLOAD_BYTES = 16 * 1024
 # Engine.IO closes a connection whose single message exceeds this: abuse, not a mistake.
 HARD_MESSAGE_LIMIT_BYTES = 64 * 1024
+# Writing a 44-byte secret takes microseconds; a process that finds one unfinished waits this
+# long for it, polling at the second interval.
+SECRET_WRITE_SECONDS = 2.0
+SECRET_POLL_SECONDS = 0.01
 
 
 # Hosts that listen everywhere: a link must name an address a browser can reach instead.
@@ -136,11 +142,42 @@ class Settings(BaseSettings):
 
     def _generated(self, name: str) -> str:
         """A secret made once and kept in the data folder, so links survive a restart."""
-        path = self.data_dir / name
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32)
-        path.touch(mode=0o600)
-        path.write_text(value)
-        return value
+        return kept_secret(self.data_dir / name)
+
+
+class SecretFileEmpty(Exception):
+    """A secret file that a process created and never wrote: nothing was signed with it."""
+
+
+def kept_secret(path: Path) -> str:
+    """The secret in `path`, made there first if there is none. The file is created exclusively,
+    so of processes starting together one writes it and the others read what it wrote."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _written_secret(path)
+    value = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w") as file:
+        # The newline marks the file complete for a process reading it meanwhile.
+        file.write(f"{value}\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return value
+
+
+def _written_secret(path: Path) -> str:
+    """The secret another process wrote, waiting for it to finish when it is writing it now."""
+    deadline = time.monotonic() + SECRET_WRITE_SECONDS
+    while True:
+        text = path.read_text()
+        # Older versions wrote no newline: a file left alone this long is complete too.
+        settled = time.time() - path.stat().st_mtime > SECRET_WRITE_SECONDS
+        if text.endswith("\n") or settled or time.monotonic() > deadline:
+            break
+        time.sleep(SECRET_POLL_SECONDS)
+    if not text.strip():
+        raise SecretFileEmpty(
+            f"{path} is empty: a process stopped while creating it. Delete it and start again."
+        )
+    return text.strip()
