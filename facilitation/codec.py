@@ -59,6 +59,15 @@ def decode_event(data: Any) -> Event:
     return event
 
 
+def validation_detail(problem: ValidationError, whole: str) -> str:
+    """The first problem in one line for people, `where: what`; `whole` names a problem with the
+    entire input (a payload, a body) rather than one of its fields."""
+    first = problem.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or whole
+    more = f" (and {problem.error_count() - 1} more)" if problem.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
 def encode_state(state: Assembly) -> dict[str, Any]:
     """A snapshot of a whole assembly, so a restart need not replay the log from the start."""
     snapshot: dict[str, Any] = _adapter(Assembly).dump_python(state, mode="json")
@@ -89,4 +98,5 @@ __all__ = [
     "encode",
     "encode_state",
     "json_schema",
+    "validation_detail",
 ]

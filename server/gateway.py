@@ -14,7 +14,7 @@ import socketio
 from pydantic import ValidationError
 
 from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Command, Role, RoomCommand
-from facilitation.codec import decode_command
+from facilitation.codec import decode_command, validation_detail
 from server.connections import Connection, TokenBucket
 from server.fanout import Fanout, catch_up
 from server.hub import Hub
@@ -58,13 +58,6 @@ def refuse(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedError
 
 def error(code: str, detail: str = "") -> dict[str, Any]:
     return {"ok": False, "error": code, "detail": detail}
-
-
-def validation_detail(problem: ValidationError) -> str:
-    first = problem.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "payload"
-    more = f" (and {problem.error_count() - 1} more)" if problem.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 class Gateway:
@@ -293,7 +286,7 @@ class Gateway:
         try:
             return decode_command({**fields, "type": command_class.name})
         except ValidationError as problem:
-            return error(ErrorCode.INVALID_COMMAND, validation_detail(problem))
+            return error(ErrorCode.INVALID_COMMAND, validation_detail(problem, "payload"))
 
     def hub_room_of(self, connection: Connection) -> str | None:
         rooms = sorted(connection.streams - {ASSEMBLY_STREAM})

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from facilitation import Role
+from facilitation.codec import validation_detail
 from server.organiser import ImportProblem, ImportResult, Organiser, Person, parse_people
 from server.throttle import AddressLimiter, client_address
 
@@ -127,20 +128,13 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def validation_detail(problem: ValidationError) -> str:
-    first = problem.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    more = f" (and {problem.error_count() - 1} more)" if problem.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 def parse_json(model: type[M], body: bytes) -> M:
     try:
         return model.model_validate_json(body)
     except ValidationError as problem:
         if any(error["type"] == "json_invalid" for error in problem.errors()):
             raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-        raise ApiError(422, "invalid_body", validation_detail(problem)) from None
+        raise ApiError(422, "invalid_body", validation_detail(problem, "body")) from None
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
