@@ -240,7 +240,8 @@ class Gateway:
         if event is TOO_DEEP:
             self.metrics.refusals.labels(code=ErrorCode.INVALID_COMMAND).inc()
             return error(
-                ErrorCode.INVALID_COMMAND, f"the message nests deeper than {MAX_NESTING_DEPTH}"
+                ErrorCode.INVALID_COMMAND,
+                f"the message nests deeper than {MAX_NESTING_DEPTH} levels",
             )
         command_class = Command.registry.get(event)
         if command_class is None:

@@ -633,6 +633,8 @@ def protocol_schema() -> dict[str, Any]:
             "max_nesting_depth": MAX_NESTING_DEPTH,
             "rate_per_second": Settings.model_fields["rate_per_second"].default,
             "rate_burst": Settings.model_fields["rate_burst"].default,
+            "connect_rate_per_second": Settings.model_fields["connect_rate_per_second"].default,
+            "connect_burst": Settings.model_fields["connect_burst"].default,
             "max_text_chars": MAX_TEXT_CHARS,
             "max_label_chars": MAX_LABEL_CHARS,
         },
