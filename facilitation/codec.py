@@ -1,5 +1,6 @@
 """Commands and events to and from JSON, validated against their own definitions."""
 
+import json
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -41,7 +42,8 @@ def encode_for_log(event: Event) -> dict[str, Any]:
     return {**encode(event), SCHEMA_VERSION_KEY: event.schema_version}
 
 
-def _decode(registry: dict[str, type[Any]], data: Any) -> Any:
+def _message_class(registry: dict[str, type[Any]], data: Any) -> tuple[type[Any], dict[str, Any]]:
+    """The class a message's `type` names, and its other fields."""
     if not isinstance(data, dict):
         raise UnknownMessage("a message is a JSON object")
     fields = dict(data)
@@ -49,24 +51,39 @@ def _decode(registry: dict[str, type[Any]], data: Any) -> Any:
     cls = registry.get(name) if isinstance(name, str) else None
     if cls is None:
         raise UnknownMessage(f"unknown type {name!r}")
-    return _adapter(cls).validate_python(fields)
+    return cls, fields
 
 
 def decode_command(data: Any) -> Command:
-    """Raises `UnknownMessage` or pydantic's `ValidationError` on a malformed command."""
-    command: Command = _decode(Command.registry, data)
+    """A command as a client sent it, decoded strictly: a string is no number or boolean, a
+    boolean no integer. Raises `UnknownMessage` or pydantic's `ValidationError`."""
+    cls, fields = _message_class(Command.registry, data)
+    # Validated as JSON text, not as Python objects: strict Python validation would also refuse
+    # the lists that JSON arrays decode to where a command has a tuple.
+    command: Command = _adapter(cls).validate_json(json.dumps(fields), strict=True)
     return command
 
 
 def decode_event(data: Any) -> Event:
-    """An event from its JSON form, or from a stored body of any version this code upcasts.
+    """An event from its JSON form, or from a stored body of any version this code upcasts
+    (written by the server itself, so decoded leniently).
 
     Raises `UnknownMessage`, `UnknownVersion` or pydantic's `ValidationError`.
     """
     if not isinstance(data, dict):
         raise UnknownMessage("a message is a JSON object")
-    event: Event = _decode(Event.registry, upcast(data))
+    cls, fields = _message_class(Event.registry, upcast(data))
+    event: Event = _adapter(cls).validate_python(fields)
     return event
+
+
+def validation_detail(problem: ValidationError, whole: str) -> str:
+    """The first problem in one line for people, `where: what`; `whole` names a problem with the
+    entire input (a payload, a body) rather than one of its fields."""
+    first = problem.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or whole
+    more = f" (and {problem.error_count() - 1} more)" if problem.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def encode_state(state: Assembly) -> dict[str, Any]:
@@ -102,4 +119,5 @@ __all__ = [
     "encode_for_log",
     "encode_state",
     "json_schema",
+    "validation_detail",
 ]

@@ -21,6 +21,8 @@ from server.runtime import UNAVAILABLE, Unavailable
 from server.scheduler import Clock, wall_clock_ms
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
 from server.sse import observer_stream
+from server.throttle import LimitedStreams
+from server.wire import DepthLimitedPacket
 
 
 class Palabre:
@@ -37,8 +39,11 @@ class Palabre:
         self.organiser = services.organiser
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
-            cors_allowed_origins=settings.allowed_origins,
+            # Origins are checked at connect, where a refusal can say why (python-engineio's
+            # own check answers a bare 400); an empty list also keeps it from adding CORS headers.
+            cors_allowed_origins=[],
             max_http_buffer_size=HARD_MESSAGE_LIMIT_BYTES,
+            serializer=DepthLimitedPacket,
             logger=False,
             engineio_logger=False,
         )
@@ -49,6 +54,12 @@ class Palabre:
             self.sio, self.hub, self.invites, self.fanout, settings, self.metrics
         )
         self.hub.on_revoke(self.gateway.drop_invite)
+        self.streams = LimitedStreams(
+            self.stream,
+            rate_per_second=settings.sse_rate_per_second,
+            burst=settings.sse_burst,
+            per_address=settings.sse_streams_per_address,
+        )
         self.bus = RedisBus(settings.redis_url, self.hub) if settings.redis_url else None
         self.http = Starlette(
             routes=self.routes(),
@@ -63,7 +74,7 @@ class Palabre:
         return [
             Route("/healthz", self.healthz),
             Route("/metrics", self.prometheus),
-            Route("/assemblies/{assembly}/streams/{stream}", self.stream),
+            Route("/assemblies/{assembly}/streams/{stream}", self.streams, methods=["GET"]),
             *organiser_routes(self),
             *Pages(self).routes(),
         ]

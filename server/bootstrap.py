@@ -43,7 +43,7 @@ def build(settings: Settings, *, clock: Clock = wall_clock_ms, live: bool = True
     invites = Invites(
         store,
         settings.signing_key,
-        settings.public_url,
+        settings.address,
         timedelta(days=settings.invite_ttl_days),
     )
     return Services(settings, clock, store, hub, invites, Organiser(hub, invites))

@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 PROGRAM = "palabre"
 OBSERVER_STREAM = "plenary"
-# Hosts that listen everywhere: a link must name an address a browser can reach instead.
-WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 # Long enough for open observer streams to notice, short enough that Ctrl-C feels immediate.
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # `scheme://user:password@host`: the password part, kept out of error messages.
@@ -116,7 +114,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     host = settings.host if args.host is None else args.host
     port = settings.port if args.port is None else args.port
-    served = serving_settings(settings, host, port)
+    # Links and origins follow the port, unless a public URL is set.
+    served = settings.model_copy(update={"host": host, "port": port})
     if args.demo:
         cmd_demo(served, args)
     uvicorn.run(
@@ -130,19 +129,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def serving_settings(settings: Settings, host: str, port: int) -> Settings:
-    """The settings for serving on host:port; links follow the port unless a public URL is set."""
-    updates: dict[str, Any] = {"host": host, "port": port}
-    if "public_url" not in settings.model_fields_set:
-        shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
-        shown = f"[{shown}]" if ":" in shown else shown
-        url = f"http://{shown}:{port}"
-        updates["public_url"] = url
-        if "allowed_origins" not in settings.model_fields_set:
-            updates["allowed_origins"] = [url, f"http://localhost:{port}"]
-    return settings.model_copy(update=updates)
-
-
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from server.demo import DEMO_ID, DEMO_TITLE, DemoFailed, ensure_demo
 
@@ -151,7 +137,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             links = await ensure_demo(organiser)
         except DemoFailed as problem:
             raise Failed(f"demo: {problem}") from None
-        base = settings.public_url.rstrip("/")
+        base = settings.address.rstrip("/")
         print(f"Demo assembly {DEMO_ID!r}: {DEMO_TITLE}")
         for label, link in [
             ("juror", links.juror),

@@ -9,7 +9,7 @@ from server.audience import AUDIENCE_OF_ROLE, Audience, groups_for, streams_of
 
 
 class TokenBucket:
-    """A per-connection rate limit: `rate` commands a second, bursts up to `capacity`."""
+    """A rate limit: `rate` takes a second, bursts up to `capacity`."""
 
     def __init__(self, rate: float, capacity: int) -> None:
         self.rate = rate
@@ -17,14 +17,27 @@ class TokenBucket:
         self.tokens = float(capacity)
         self.updated = time.monotonic()
 
-    def take(self) -> bool:
+    def _refill(self) -> None:
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
+
+    def take(self) -> bool:
+        self._refill()
         if self.tokens < 1:
             return False
         self.tokens -= 1
         return True
+
+    def seconds_to_next(self) -> float:
+        """How long until `take` succeeds again."""
+        self._refill()
+        return max(0.0, (1 - self.tokens) / self.rate)
+
+    def full(self) -> bool:
+        """Whether it is as good as a new one (so it need not be kept)."""
+        self._refill()
+        return self.tokens >= self.capacity
 
 
 @dataclass

@@ -15,16 +15,22 @@ import socketio
 from pydantic import ValidationError
 
 from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Assembly, Command, Role, RoomCommand
-from facilitation.codec import decode_command
+from facilitation.codec import decode_command, validation_detail
 from server.connections import Connection, TokenBucket
 from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
+from server.organiser import ASSEMBLY_ID
 from server.runtime import UNAVAILABLE, Unavailable
 from server.settings import Settings
+from server.throttle import AddressLimiter, client_address
+from server.wire import MAX_NESTING_DEPTH, TOO_DEEP
 
 log = logging.getLogger("palabre.gateway")
+
+# Room ids are short (`plenary`, `r14-2`): a longer `watch` names no room, and is not echoed.
+MAX_ROOM_ID_CHARS = 64
 
 
 class ErrorCode:
@@ -39,6 +45,7 @@ class ErrorCode:
     PRIVATE_ASSEMBLY = "private_assembly"
     UNKNOWN_PARTICIPANT = "unknown_participant"
     ROOM_NOT_FOUND = "room_not_found"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
 
 
 @dataclass(frozen=True)
@@ -63,13 +70,6 @@ def error(code: str, detail: str = "") -> dict[str, Any]:
     return {"ok": False, "error": code, "detail": detail}
 
 
-def validation_detail(problem: ValidationError) -> str:
-    first = problem.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "payload"
-    more = f" (and {problem.error_count() - 1} more)" if problem.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 class Gateway:
     def __init__(
         self,
@@ -86,7 +86,9 @@ class Gateway:
         self.fanout = fanout
         self.settings = settings
         self.metrics = metrics
-        sio.on("connect", self.connect)
+        self.origins = frozenset(settings.origins)
+        self.connecting = AddressLimiter(settings.connect_rate_per_second, settings.connect_burst)
+        sio.on("connect", self.admit)
         sio.on("disconnect", self.disconnect)
         sio.on("sync", self.sync)
         sio.on("*", self.command)
@@ -97,14 +99,40 @@ class Gateway:
         while the socket is still connecting or already leaving."""
         return bool(self.sio.manager.is_connected(sid, "/"))
 
+    async def admit(
+        self, sid: str, environ: dict[str, Any], auth: Any = None, *extra: Any
+    ) -> dict[str, Any] | None:
+        """`connect`, with an unforeseen failure refused as `unavailable`: python-socketio answers
+        only the refusals it is given, and leaves the client waiting after any other exception."""
+        try:
+            return await self.connect(sid, environ, auth, *extra)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception:
+            log.exception("connect failed", extra={"sid": sid})
+            connection = self.fanout.connections.pop(sid, None)
+            if connection is not None:
+                await self.fanout.unseat(connection)
+            raise refuse(UNAVAILABLE, "the server cannot let you in right now: try again") from None
+
     async def connect(
         self, sid: str, environ: dict[str, Any], auth: Any = None, *extra: Any
     ) -> dict[str, Any] | None:
         if self._sent_by_client(sid):
             return error(ErrorCode.UNKNOWN_COMMAND, "connect is not a command")
+        if not self.connecting.take(client_address(environ.get("asgi.scope", {}))):
+            raise refuse(
+                ErrorCode.RATE_LIMITED, "too many connections from your address: try again"
+            )
+        # Browsers name the page's origin; programs (curl, bots) send none and need no check.
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and origin not in self.origins:
+            raise refuse(ErrorCode.ORIGIN_NOT_ALLOWED, "pages of this origin may not connect")
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
         watch = auth.get("watch")
+        if watch is not None and not (isinstance(watch, str) and len(watch) <= MAX_ROOM_ID_CHARS):
+            raise refuse(ErrorCode.ROOM_NOT_FOUND, "watch: the id of a room")
         if token is not None:
             if not isinstance(token, str):
                 raise refuse("invalid_token", "the token must be a string")
@@ -123,6 +151,9 @@ class Gateway:
             invite_id = None
             if not isinstance(assembly_id, str):
                 raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "give an invite token or an assembly")
+            if not ASSEMBLY_ID.fullmatch(assembly_id):
+                # No assembly could have this id: the store need not be asked.
+                raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "no assembly has such an id")
         try:
             runtime = await self.hub.get(assembly_id)
         except Unavailable:
@@ -235,6 +266,12 @@ class Gateway:
         if not connection.bucket.take():
             self.metrics.refusals.labels(code=ErrorCode.RATE_LIMITED).inc()
             return error(ErrorCode.RATE_LIMITED, "slow down: too many messages")
+        if event is TOO_DEEP:
+            self.metrics.refusals.labels(code=ErrorCode.INVALID_COMMAND).inc()
+            return error(
+                ErrorCode.INVALID_COMMAND,
+                f"the message nests deeper than {MAX_NESTING_DEPTH} levels",
+            )
         command_class = Command.registry.get(event)
         if command_class is None:
             self.metrics.refusals.labels(code=ErrorCode.UNKNOWN_COMMAND).inc()
@@ -279,7 +316,7 @@ class Gateway:
         try:
             return decode_command({**fields, "type": command_class.name})
         except ValidationError as problem:
-            return error(ErrorCode.INVALID_COMMAND, validation_detail(problem))
+            return error(ErrorCode.INVALID_COMMAND, validation_detail(problem, "payload"))
 
     def hub_room_of(self, connection: Connection) -> str | None:
         rooms = sorted(connection.streams - {ASSEMBLY_STREAM})

@@ -14,6 +14,8 @@ from facilitation import Role
 from server.store import Invite, Store
 
 SALT = "palabre-invite"
+# A token is an invite id and its signature in URL-safe ASCII, about 40 characters.
+MAX_TOKEN_CHARS = 256
 
 
 class InviteRefused(Exception):
@@ -62,6 +64,9 @@ class Invites:
 
     async def resolve(self, token: str, *, now: datetime | None = None) -> Invite:
         """The invite a token opens, or `InviteRefused` with the reason."""
+        # Anything else (a lone surrogate, say) could not even be hashed.
+        if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+            raise InviteRefused("invalid_token", "this link is not a palabre invite")
         try:
             self._signer.loads(token)
         except BadSignature:

@@ -14,8 +14,10 @@ hashed, `prev_hash`, `hash`) and `problems`.
 Every request carries `Authorization: Bearer <admin token>`. Every error is
 `{"error": code, "detail": text}` with a stable code: `unauthorized` (401), `invalid_json` (400),
 `assembly_not_found` or `invite_not_found` (404), `assembly_exists` (409),
-`payload_too_large` (413), `unsupported_media_type` (415), and for bad input (422) either
-`invalid_body` (the body's shape), `invalid_import` (a CSV line) or the core's own refusal code.
+`payload_too_large` (413), `unsupported_media_type` (415), `rate_limited` (429, with
+`Retry-After`: too many calls from one address, counted before the token is checked), and for
+bad input (422) either `invalid_body` (the body's shape), `invalid_import` (a CSV line) or the
+core's own refusal code.
 """
 
 import csv
@@ -31,7 +33,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from facilitation import Role
+from facilitation.codec import validation_detail
 from server.organiser import ImportProblem, ImportResult, Organiser, Person, parse_people
+from server.throttle import AddressLimiter, client_address
 
 if TYPE_CHECKING:
     from server.app import Palabre
@@ -52,18 +56,21 @@ M = TypeVar("M", bound=BaseModel)
 class ApiError(Exception):
     """A request answered with an error: the status and the stable code a client keys on."""
 
-    def __init__(self, status: int, code: str, detail: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, detail: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
 
     def response(self) -> JSONResponse:
         body = {"error": self.code}
         if self.detail:
             body["detail"] = self.detail
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+        return JSONResponse(body, status_code=self.status, headers={**headers, **self.headers})
 
 
 # --- Bodies -----------------------------------------------------------------------------------
@@ -125,20 +132,13 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def validation_detail(problem: ValidationError) -> str:
-    first = problem.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    more = f" (and {problem.error_count() - 1} more)" if problem.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 def parse_json(model: type[M], body: bytes) -> M:
     try:
         return model.model_validate_json(body)
     except ValidationError as problem:
         if any(error["type"] == "json_invalid" for error in problem.errors()):
             raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-        raise ApiError(422, "invalid_body", validation_detail(problem)) from None
+        raise ApiError(422, "invalid_body", validation_detail(problem, "body")) from None
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
@@ -164,6 +164,8 @@ class OrganiserApi:
     def __init__(self, app: "Palabre", organiser: Organiser) -> None:
         self.app = app
         self.organiser = organiser
+        settings = app.settings
+        self.calls = AddressLimiter(settings.api_rate_per_second, settings.api_burst)
 
     def routes(self) -> list[Route]:
         guarded = self.guarded
@@ -183,6 +185,11 @@ class OrganiserApi:
     def guarded(self, handler: Endpoint) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             try:
+                # Before the token is checked, so that guessing it is slowed down too.
+                address = client_address(request.scope)
+                if not self.calls.take(address):
+                    retry = str(self.calls.retry_after_seconds(address))
+                    raise ApiError(429, "rate_limited", "too many requests", {"Retry-After": retry})
                 # The key is read on first use, not at start-up: settings generate it into the
                 # data folder when it is not given, and a server that is never asked needs none.
                 if not authorised(request, self.app.settings.admin_key):

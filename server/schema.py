@@ -33,6 +33,7 @@ from server.audience import AUDIENCE_OF_ROLE
 from server.gateway import ErrorCode as EdgeCode
 from server.runtime import UNAVAILABLE
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES, Settings
+from server.wire import MAX_NESTING_DEPTH
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE = ("room", "seq", "actor", "at_ms")
@@ -55,6 +56,9 @@ CONNECT_CODES = (
     EdgeCode.PRIVATE_ASSEMBLY,
     EdgeCode.UNKNOWN_PARTICIPANT,
     EdgeCode.ROOM_NOT_FOUND,
+    EdgeCode.ORIGIN_NOT_ALLOWED,
+    EdgeCode.RATE_LIMITED,
+    UNAVAILABLE,
 )
 # Values `server.views` writes from the state, which keeps them as plain strings.
 NODE_KINDS = ("question", "position", "argument", "reply")
@@ -629,8 +633,11 @@ def protocol_schema() -> dict[str, Any]:
         "x-limits": {
             "max_payload_bytes": MAX_PAYLOAD_BYTES,
             "hard_message_limit_bytes": HARD_MESSAGE_LIMIT_BYTES,
+            "max_nesting_depth": MAX_NESTING_DEPTH,
             "rate_per_second": Settings.model_fields["rate_per_second"].default,
             "rate_burst": Settings.model_fields["rate_burst"].default,
+            "connect_rate_per_second": Settings.model_fields["connect_rate_per_second"].default,
+            "connect_burst": Settings.model_fields["connect_burst"].default,
             "max_text_chars": MAX_TEXT_CHARS,
             "max_label_chars": MAX_LABEL_CHARS,
         },

@@ -1,17 +1,42 @@
 """Settings from the environment, with embedded defaults: a SQLite file, one process, no Redis."""
 
+import os
 import secrets
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A socket.io message over this size is refused with `payload_too_large` (issue 3: 16 KiB).
 MAX_PAYLOAD_BYTES = 16 * 1024
 # Engine.IO closes a connection whose single message exceeds this: abuse, not a mistake.
 HARD_MESSAGE_LIMIT_BYTES = 64 * 1024
+# Writing a 44-byte secret takes microseconds; a process that finds one unfinished waits this
+# long for it, polling at the second interval.
+SECRET_WRITE_SECONDS = 2.0
+SECRET_POLL_SECONDS = 0.01
+
+
+# Hosts that listen everywhere: a link must name an address a browser can reach instead.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """The origin a browser sends for pages under `url` (scheme, host, and the port unless it
+    is the scheme's default); ValueError for a URL no browser could open."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http or https URL with a host")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.port  # ValueError when it is no port number
+    shown = "" if port is None or port == DEFAULT_PORTS[scheme] else f":{port}"
+    return f"{scheme}://{host}{shown}"
 
 
 class Settings(BaseSettings):
@@ -26,11 +51,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    # The address people use to reach this server: invite links start with it.
-    public_url: str = "http://127.0.0.1:8000"
-    allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default=["http://127.0.0.1:8000", "http://localhost:8000"]
-    )
+    # The address people use to reach this server: invite links start with it. Unset, it is
+    # the server's own (`address`), which follows `host` and `port`.
+    public_url: str | None = None
+    # The browser origins whose pages may use the socket. Unset, the public URL's (`origins`).
+    allowed_origins: Annotated[list[str] | None, NoDecode] = None
     # Where the embedded defaults keep their files: the SQLite database and generated secrets.
     data_dir: Path = Path("var")
     secret_key: str | None = None
@@ -40,6 +65,17 @@ class Settings(BaseSettings):
     # A person clicks a few times a second at most; bursts cover a reconnect's catch-up.
     rate_per_second: float = 10.0
     rate_burst: int = 30
+    # Per client address (see server/throttle.py). Connecting: a venue's whole jury may share
+    # one address and reconnect at once after a network blip.
+    connect_rate_per_second: PositiveFloat = 20.0
+    connect_burst: PositiveInt = 300
+    # Server-Sent Events streams: a newsroom's script may follow every room of an assembly.
+    sse_rate_per_second: PositiveFloat = 2.0
+    sse_burst: PositiveInt = 120
+    sse_streams_per_address: PositiveInt = 120
+    # The organiser's API: scripts, a few calls a second at most.
+    api_rate_per_second: PositiveFloat = 5.0
+    api_burst: PositiveInt = 50
     invite_ttl_days: int = 30
     # Snapshot an assembly every so many events, so a restart replays a short tail of the log.
     snapshot_every_events: int = 500
@@ -68,6 +104,36 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _browsable(cls, value: str | None) -> str | None:
+        if value is not None:
+            origin_of(value)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _as_browsers_send_them(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [origin_of(url) for url in value]
+
+    @property
+    def address(self) -> str:
+        """The public URL, or this server's own address when none is set."""
+        if self.public_url is not None:
+            return self.public_url
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def origins(self) -> list[str]:
+        """The allowed origins, or the public URL's (and, when that is unset too, localhost's
+        on the same port: what a browser on this machine may be typed)."""
+        if self.allowed_origins is not None:
+            return self.allowed_origins
+        if self.public_url is not None:
+            return [origin_of(self.public_url)]
+        return [origin_of(self.address), origin_of(f"http://localhost:{self.port}")]
+
     @cached_property
     def signing_key(self) -> str:
         return self.secret_key or self._generated("secret_key")
@@ -78,11 +144,42 @@ class Settings(BaseSettings):
 
     def _generated(self, name: str) -> str:
         """A secret made once and kept in the data folder, so links survive a restart."""
-        path = self.data_dir / name
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32)
-        path.touch(mode=0o600)
-        path.write_text(value)
-        return value
+        return kept_secret(self.data_dir / name)
+
+
+class SecretFileEmpty(Exception):
+    """A secret file that a process created and never wrote: nothing was signed with it."""
+
+
+def kept_secret(path: Path) -> str:
+    """The secret in `path`, made there first if there is none. The file is created exclusively,
+    so of processes starting together one writes it and the others read what it wrote."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _written_secret(path)
+    value = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w") as file:
+        # The newline marks the file complete for a process reading it meanwhile.
+        file.write(f"{value}\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return value
+
+
+def _written_secret(path: Path) -> str:
+    """The secret another process wrote, waiting for it to finish when it is writing it now."""
+    deadline = time.monotonic() + SECRET_WRITE_SECONDS
+    while True:
+        text = path.read_text()
+        # Older versions wrote no newline: a file left alone this long is complete too.
+        settled = time.time() - path.stat().st_mtime > SECRET_WRITE_SECONDS
+        if text.endswith("\n") or settled or time.monotonic() > deadline:
+            break
+        time.sleep(SECRET_POLL_SECONDS)
+    if not text.strip():
+        raise SecretFileEmpty(
+            f"{path} is empty: a process stopped while creating it. Delete it and start again."
+        )
+    return text.strip()

@@ -55,19 +55,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+GENEROUS_ADDRESS_LIMITS = {
+    "connect_burst": 100_000,
+    "sse_burst": 100_000,
+    "sse_streams_per_address": 100_000,
+    "api_burst": 100_000,
+}
+
+
 def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     port = overrides.pop("port", None) or free_port()
     url = f"http://127.0.0.1:{port}"
-    return Settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        port=port,
-        public_url=url,
-        allowed_origins=[url],
-        secret_key="test-secret-key",
-        admin_token="test-admin-token",
+    given: dict[str, Any] = {
+        "public_url": url,
+        "allowed_origins": [url],
+        "secret_key": "test-secret-key",
+        "admin_token": "test-admin-token",
+        # Every test client comes from 127.0.0.1: limits per address are lifted unless a test
+        # sets its own.
+        **GENEROUS_ADDRESS_LIMITS,
         **overrides,
-    )
+    }
+    return Settings(database_url=database_url, data_dir=data_dir, port=port, **given)
 
 
 class ManualClock:
@@ -157,6 +166,10 @@ class ServerProcess:
             "PALABRE_ALLOWED_ORIGINS": self.url,
             "PALABRE_SECRET_KEY": self.settings.signing_key,
             "PALABRE_ADMIN_TOKEN": self.settings.admin_key,
+            **{
+                f"PALABRE_{name.upper()}": str(getattr(self.settings, name))
+                for name in GENEROUS_ADDRESS_LIMITS
+            },
         }
         self.process = subprocess.Popen(
             [
@@ -550,6 +563,8 @@ async def connect_refusal(url: str, **auth: Any) -> Any:
         await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT_SECONDS)
     except socketio.exceptions.ConnectionError:
         assert said, "refused without a connect_error"
+        problem = protocol_problem("connect_error", said[-1])
+        assert problem is None, problem
         return said[-1]
     await sio.disconnect()
     raise AssertionError(f"the server accepted {auth!r}")

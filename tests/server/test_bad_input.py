@@ -2,14 +2,18 @@
 and the server goes on serving everyone else."""
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import socketio
 from itsdangerous import URLSafeSerializer
 
 from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Command, Role
@@ -17,6 +21,7 @@ from facilitation.events import PositionPosted
 from facilitation.limits import MAX_TEXT_CHARS
 from server.invites import SALT
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES
+from server.wire import MAX_NESTING_DEPTH
 from tests.server.harness import (
     WAIT_SECONDS,
     Client,
@@ -121,6 +126,46 @@ async def test_malformed_payloads_of_every_command_are_refused_and_change_nothin
     await room.nothing_happened_and_others_are_served()
 
 
+async def test_wrong_json_types_are_refused_not_converted(room: Room) -> None:
+    facilitator, sender = room.witnesses[1], room.sender
+    poll = {"question": "Q?", "kind": "single"}
+    # Each was converted and accepted before: the field named is the one to refuse.
+    by_facilitator: list[tuple[str, dict[str, Any], str]] = [
+        ("set_room_rules", {"auto": "yes"}, "auto"),
+        ("set_room_rules", {"auto": 1}, "auto"),
+        ("set_room_rules", {"turn_limit_ms": "30000"}, "turn_limit_ms"),
+        ("set_room_rules", {"turn_limit_ms": True}, "turn_limit_ms"),
+        ("set_room_rules", {"turn_limit_ms": 30000.0}, "turn_limit_ms"),
+        ("open_poll", {**poll, "options": ["a", 2]}, "options"),
+        ("open_poll", {**poll, "secret": "false"}, "secret"),
+        ("reorder_queue", {"order": "j1"}, "order"),
+    ]
+    by_juror: list[tuple[str, dict[str, Any], str]] = [
+        ("vote", {"poll_id": "p1", "choices": ["0"]}, "choices"),
+        ("vote", {"poll_id": "p1", "choices": [False]}, "choices"),
+        ("speak", {"text": 42}, "text"),
+    ]
+    cases = [(facilitator, *case) for case in by_facilitator]
+    cases += [(sender, *case) for case in by_juror]
+    for client, name, fields, field in cases:
+        ack = await client.send(name, room=PLENARY_ROOM, **fields)
+        refused(ack, "invalid_command", (name, fields))
+        assert field in ack["detail"], (name, fields, ack)
+    await room.nothing_happened_and_others_are_served()
+    # JSON arrays still fill the commands' tuples, and exact types still pass.
+    rules = await facilitator.send(
+        "set_room_rules", room=PLENARY_ROOM, turn_limit_ms=30_000, auto=False
+    )
+    assert rules["ok"], rules
+    assert (await facilitator.send("reorder_queue", room=PLENARY_ROOM, order=["j2"]))["ok"]
+    poll = await facilitator.send(
+        "open_poll", room=PLENARY_ROOM, question="Cap rents?", kind="single", options=["y", "n"]
+    )
+    assert poll["ok"], poll
+    vote = await sender.send("vote", room=PLENARY_ROOM, poll_id=f"p{poll['seq']}", choices=[0])
+    assert vote["ok"], vote
+
+
 async def test_garbage_gets_a_clear_code_and_the_server_keeps_serving(room: Room) -> None:
     sender = room.sender
     for name in GARBAGE_NAMES:
@@ -142,6 +187,102 @@ async def test_garbage_gets_a_clear_code_and_the_server_keeps_serving(room: Room
     # The sender is still who they were, still connected, still heard.
     assert (await sender.send("raise_hand"))["ok"]
     assert sorted(room.witnesses[1].presence[PLENARY_ROOM]) == ["f1", "j1", "j2"]
+
+
+class DeeplyNested:
+    """A list nested `depth` levels deep, as a client may send it: the standard library's
+    encoder, like its decoder, gives up long before thousands of levels."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+
+
+class DeepJson:
+    """The JSON module of a client that can send a `DeeplyNested` list (no more than one)."""
+
+    PLACEHOLDER = "\x00deeply nested\x00"
+
+    @staticmethod
+    def dumps(data: Any, **options: Any) -> str:
+        nested: list[DeeplyNested] = []
+
+        def stand_in(value: Any) -> str:
+            assert isinstance(value, DeeplyNested) and not nested, value
+            nested.append(value)
+            return DeepJson.PLACEHOLDER
+
+        text = json.dumps(data, default=stand_in, **options)
+        if not nested:
+            return text
+        depth = nested[0].depth
+        return text.replace(json.dumps(DeepJson.PLACEHOLDER), "[" * depth + "]" * depth)
+
+    @staticmethod
+    def loads(text: str, **options: Any) -> Any:
+        return json.loads(text, **options)
+
+
+class DeepPacket(socketio.packet.Packet):  # type: ignore[misc]
+    # The serializer of this client only: `json=` would replace every packet's module.
+    json = DeepJson
+
+
+class ErrorRecorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def errors_logged() -> Iterator[list[logging.LogRecord]]:
+    """Every error logged while it lasts, by palabre, uvicorn or the socket.io libraries."""
+    recorder = ErrorRecorder()
+    # The root logger hears the libraries; palabre's and uvicorn's own do not propagate.
+    loggers = [logging.getLogger(name) for name in ("", "palabre", "uvicorn", "uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(recorder)
+    try:
+        yield recorder.records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(recorder)
+
+
+async def test_a_payload_nested_too_deep_is_refused_before_decoding(
+    room: Room, server: LiveServer
+) -> None:
+    tokens = await server.palabre.invites.issue("jury", "j1", Role.JUROR, now=datetime.now(UTC))
+    deep = Client(server.url, sio=socketio.AsyncClient(reconnection=False, serializer=DeepPacket))
+    with errors_logged() as errors:
+        await deep.connect(token=tokens[1])
+        for depth in (MAX_NESTING_DEPTH + 1, 5_000, 30_000):
+            ack = await deep.raw("speak", DeeplyNested(depth))
+            refused(ack, "invalid_command", depth)
+            assert str(MAX_NESTING_DEPTH) in ack["detail"], ack
+        # Nesting within the limit is only as wrong as any other list...
+        refused(await deep.raw("speak", DeeplyNested(MAX_NESTING_DEPTH - 1)), "invalid_command")
+        # ...and brackets inside strings (escaped quotes too) are text, not nesting.
+        text = '\\"' + "[{" * 500
+        ack = await room.sender.send("post_reply", room=PLENARY_ROOM, parent_id="n1", text=text)
+        assert (ack["ok"], ack["error"]) == (False, "node_not_found"), ack
+        await deep.drop()
+        # Auth nested too deep is no auth object: refused as such.
+        refusals: list[Any] = []
+        refused_client = socketio.AsyncClient(reconnection=False, serializer=DeepPacket)
+        refused_client.on("connect_error", refusals.append)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await refused_client.connect(
+                server.url,
+                auth={"token": DeeplyNested(5_000)},
+                transports=["websocket"],
+                wait_timeout=WAIT_SECONDS,
+            )
+        assert [r["message"] for r in refusals] == ["assembly_not_found"], refusals
+    assert errors == [], [record.getMessage() for record in errors]
+    await room.nothing_happened_and_others_are_served()
 
 
 async def test_oversize_payloads_are_refused_and_abuse_is_cut_off(room: Room) -> None:
@@ -227,6 +368,55 @@ async def test_bad_invite_tokens_are_refused_at_connect_with_their_code(
     async with connected(server.url, token=tokens["j1"]) as juror:
         assert juror.you["participant"] == "j1"
         assert len(server.palabre.fanout.connections) == 1
+
+
+async def test_unusable_auth_fields_are_refused_at_connect_with_their_code(
+    server: LiveServer,
+) -> None:
+    await demo_people(server.organiser)
+    # Long, but under the transport's hard limit, so the refusal can come back.
+    huge = "x" * (HARD_MESSAGE_LIMIT_BYTES // 2)
+    cases: list[tuple[dict[str, Any], str]] = [
+        # A lone surrogate travels fine as a JSON escape, but is no text.
+        ({"token": "\ud800"}, "invalid_token"),
+        ({"token": "a\udfffb.c"}, "invalid_token"),
+        ({"token": huge}, "invalid_token"),
+        ({"token": ["a", "b"]}, "invalid_token"),
+        ({"token": None, "assembly": "jury", "watch": 3}, "room_not_found"),
+        ({"assembly": "\ud800"}, "assembly_not_found"),
+        ({"assembly": huge}, "assembly_not_found"),
+        ({"assembly": {"id": "jury"}}, "assembly_not_found"),
+        ({"assembly": "jury", "watch": "\ud800"}, "room_not_found"),
+        ({"assembly": "jury", "watch": huge}, "room_not_found"),
+        ({"assembly": "jury", "watch": ["plenary"]}, "room_not_found"),
+    ]
+    for auth, code in cases:
+        refusal = await connect_refusal(server.url, **auth)
+        assert refusal["message"] == code, (auth, refusal)
+        assert refusal["data"]["error"] == code, (auth, refusal)
+        assert 0 < len(refusal["data"]["detail"]) < 200, (auth, refusal)
+    # Nothing was left half-connected, and the server still lets people in.
+    assert server.palabre.fanout.connections == {}
+    async with connected(server.url, assembly="jury") as observer:
+        assert observer.you["room"] == PLENARY_ROOM
+
+
+async def test_a_connect_that_meets_a_store_fault_is_refused_as_unavailable(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await demo_people(server.organiser)
+
+    async def failing() -> list[str]:
+        raise ConnectionError("the database went away")
+
+    # An assembly not live in this process yet must be looked up in the store, which fails.
+    monkeypatch.setattr(server.palabre.store, "assembly_ids", failing)
+    refusal = await connect_refusal(server.url, assembly="another-jury")
+    assert refusal["data"]["error"] == "unavailable", refusal
+    assert server.palabre.fanout.connections == {}
+    monkeypatch.undo()
+    async with connected(server.url, assembly="jury") as observer:
+        assert observer.you["room"] == PLENARY_ROOM
 
 
 async def test_markup_in_a_post_is_kept_and_sent_back_verbatim(server: LiveServer) -> None:

@@ -5,6 +5,10 @@ import { StreamSequencer } from "./streams.js";
 
 // The ack of a command never takes this long unless the server is gone.
 const ACK_TIMEOUT_MS = 8000;
+// Refusals that mean "not now" rather than "no": try again after a pause, spread out so that
+// a whole venue refused at once does not come back at once.
+const TRANSIENT_REFUSALS = new Set(["rate_limited", "unavailable"]);
+const RETRY_AFTER_REFUSAL_MS = 5000;
 
 /**
  * Keeps the client state of one viewer: snapshots, then events in seq order, each once.
@@ -37,12 +41,16 @@ export class Connection {
     this.socket.on("disconnect", () => this.update({ status: "reconnecting" }));
     this.socket.on("connect_error", (error) => {
       const code = error?.data?.error;
-      if (code) {
+      if (code && !TRANSIENT_REFUSALS.has(code)) {
         // Refused for good (a withdrawn or expired invite): stop trying, say why.
         this.socket.disconnect();
         this.update({ status: "refused", refusal: code });
       } else {
         this.update({ status: "reconnecting" });
+        // socket.io retries a lost connection by itself, but not one the server refused.
+        if (code) {
+          setTimeout(() => this.socket.connect(), RETRY_AFTER_REFUSAL_MS * (1 + Math.random()));
+        }
       }
     });
     this.socket.on("event", (payload) => this.sequencer.receive(payload));
