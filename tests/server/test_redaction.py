@@ -123,6 +123,33 @@ def test_an_open_secret_poll_shows_nobody_its_totals_until_it_closes() -> None:
     assert (poll["totals"], poll["voters"]) == ([1, 1], 2)
 
 
+def test_voting_again_in_a_secret_poll_replaces_the_vote_and_counts_the_voter_once() -> None:
+    world = pseudonymous_world("ana")
+    world.add("ben", Role.JUROR)
+    opened = only(
+        world.run(
+            "f1",
+            OpenPoll(
+                room=PLENARY_ROOM,
+                question="Cap?",
+                kind="single",
+                options=("Yes", "No"),
+                secret=True,
+            ),
+        ),
+        PollOpened,
+    )
+    world.run("ana", Vote(room=PLENARY_ROOM, poll_id=opened.poll_id, choices=(1,)))
+    (again,) = world.run("ana", Vote(room=PLENARY_ROOM, poll_id=opened.poll_id, choices=(0,)))
+
+    for audience in Audience:
+        assert payloads(world.state, again)[audience]["voters"] == 1
+    world.run("ben", Vote(room=PLENARY_ROOM, poll_id=opened.poll_id, choices=(0,)))
+    (closed,) = world.run("f1", ClosePoll(room=PLENARY_ROOM, poll_id=opened.poll_id))
+    assert payloads(world.state, closed)[Audience.OBSERVER]["totals"] == [2, 0]
+    assert payloads(world.state, closed)[Audience.OBSERVER]["voters"] == 2
+
+
 def test_the_pseudonym_cache_follows_the_roster() -> None:
     world = pseudonymous_world("ana")
     cache = PseudonymCache()
