@@ -55,6 +55,7 @@ CONNECT_CODES = (
     EdgeCode.PRIVATE_ASSEMBLY,
     EdgeCode.UNKNOWN_PARTICIPANT,
     EdgeCode.ROOM_NOT_FOUND,
+    UNAVAILABLE,
 )
 # Values `server.views` writes from the state, which keeps them as plain strings.
 NODE_KINDS = ("question", "position", "argument", "reply")

@@ -16,7 +16,7 @@ from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
-from server.runtime import UNAVAILABLE, Unavailable
+from server.runtime import Unavailable
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ async def observer_stream(
     try:
         seen = await runtime.read(look)
     except Unavailable:
-        seen = Refused(503, UNAVAILABLE)
+        # Answered by the app's handler, as for pages and the API: 503 with Retry-After.
+        fanout.unsubscribe(assembly_id, stream, queue)
+        raise
     if isinstance(seen, Refused):
         fanout.unsubscribe(assembly_id, stream, queue)
         return JSONResponse({"error": seen.code}, status_code=seen.status)
