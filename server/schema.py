@@ -180,11 +180,11 @@ def _event(builder: _Builder, cls: type[Event]) -> dict[str, Any]:
     schema = builder.message(cls)
     schema["required"] = list(schema["properties"])
     if cls.name in POSTING_EVENTS:
-        # Sent again after the post was hidden, it has no text but for moderators (`replayed`).
+        # Sent again while the post is hidden, it has no text but for moderators (`replayed`).
         schema["properties"]["text"] = {
             "description": (
-                "The post's text; null when the event is sent again (a `sync` or Server-Sent"
-                " Events catch-up) after the post was hidden, except to moderators."
+                "The post's text; null, except to moderators, when the event is sent again (a"
+                " `sync` or Server-Sent Events catch-up) while the post is hidden."
             ),
             **nullable(builder.field(cls, "text")),
         }
