@@ -5,7 +5,7 @@ from typing import get_type_hints
 
 import facilitation.engine  # noqa: F401  (registers every rule)
 from facilitation.messages import Command, Event, RoomCommand
-from facilitation.registry import ROOM_REFUSALS, RULES
+from facilitation.registry import RULES, Rule
 from facilitation.roles import BALLOT_ACTOR, Role
 
 ROLE_ORDER = (Role.JUROR, Role.FACILITATOR, Role.LEAD, Role.SYSTEM)
@@ -34,6 +34,26 @@ def _fields(cls: type[Command] | type[Event]) -> str:
     return ", ".join(shown) or "none"
 
 
+def _written_doc(thing: object) -> str:
+    """A docstring someone wrote, on one line; not the signature dataclasses make up."""
+    doc = getattr(thing, "__doc__", None) or ""
+    if isinstance(thing, type) and doc.startswith(f"{thing.__name__}("):
+        return ""
+    return " ".join(doc.split())
+
+
+def _notes(rules: list[Rule]) -> list[str]:
+    """What a command does (its docstring) and how it is decided (its rule's), per command."""
+    notes = []
+    for rule in rules:
+        said = " ".join(
+            doc for doc in (_written_doc(rule.command), _written_doc(rule.handler)) if doc
+        )
+        if said:
+            notes.append(f"- `{rule.command.name}`: {said}")
+    return notes
+
+
 def command_table() -> str:
     lines = [
         "# Commands",
@@ -45,8 +65,11 @@ def command_table() -> str:
         "role not listed is refused with `forbidden`; observers are refused every command. Room",
         "commands carry `room` and can also meet `room_not_found`, `room_closed` and",
         "`not_in_room` (a juror acts only in the room they sit in, a facilitator only in the",
-        "rooms they run; the lead acts in every room). Any command before the assembly exists",
-        "meets `no_assembly`. A refused command changes nothing.",
+        "rooms they run; the lead acts in every room). A command that names a juror also meets",
+        "`not_in_room` when that juror does not sit in the room: it is listed with those",
+        "commands. Any command before the assembly exists meets `no_assembly`. A refused",
+        "command changes nothing. The notes under each table come from the commands' and the",
+        "rules' docstrings.",
         "",
         "A vote in a secret poll also needs `decide(..., ballot_key=...)`, the assembly's key",
         "for sealing ballots, which the server derives from its secret and never stores: the",
@@ -61,22 +84,19 @@ def command_table() -> str:
             "| command | fields | who | events | refusals |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for rule in RULES.values():
-            if rule.handler.__module__ != module:
-                continue
+        rules = [rule for rule in RULES.values() if rule.handler.__module__ == module]
+        for rule in rules:
             command = rule.command
             fields = _fields(command).replace("`room`: str, ", "").replace("`room`: str", "none")
             who = ", ".join(role.value for role in ROLE_ORDER if role in command.roles)
             yields = ", ".join(f"`{event.name}`" for event in rule.yields)
-            own = [
-                code
-                for code in rule.refusals
-                if not issubclass(command, RoomCommand) or code not in ROOM_REFUSALS
-            ]
-            refusals = ", ".join(f"`{code.value}`" for code in dict.fromkeys(own)) or "none"
+            refusals = ", ".join(f"`{code.value}`" for code in rule.declared) or "none"
             scope = " (room)" if issubclass(command, RoomCommand) else ""
             lines.append(f"| `{command.name}`{scope} | {fields} | {who} | {yields} | {refusals} |")
         lines.append("")
+        notes = _notes(rules)
+        if notes:
+            lines += [*notes, ""]
     lines += ["# Events", "", "| event | fields |", "| --- | --- |"]
     for name, event in sorted(Event.registry.items()):
         lines.append(f"| `{name}` | {_fields(event)} |")

@@ -39,7 +39,12 @@ LEAVING_EVENTS = (HandLowered, ReplyWithdrawn, TurnEnded, FloorGranted)
 @decides_in_room(
     MuteParticipant,
     yields=(ParticipantMuted, *LEAVING_EVENTS),
-    refusals=(ErrorCode.UNKNOWN_PARTICIPANT, ErrorCode.ALREADY_MUTED, ErrorCode.TEXT_TOO_LONG),
+    refusals=(
+        ErrorCode.UNKNOWN_PARTICIPANT,
+        ErrorCode.NOT_IN_ROOM,
+        ErrorCode.ALREADY_MUTED,
+        ErrorCode.TEXT_TOO_LONG,
+    ),
 )
 def mute(d: Decision, room: Room, command: MuteParticipant) -> None:
     reason = clean_reason(command.reason, required=False)
@@ -77,7 +82,12 @@ def unmuted(state: Assembly, event: ParticipantUnmuted) -> None:
 @decides_in_room(
     RemoveParticipant,
     yields=(ParticipantRemoved, *LEAVING_EVENTS),
-    refusals=(ErrorCode.UNKNOWN_PARTICIPANT, ErrorCode.REASON_REQUIRED, ErrorCode.TEXT_TOO_LONG),
+    refusals=(
+        ErrorCode.UNKNOWN_PARTICIPANT,
+        ErrorCode.NOT_IN_ROOM,
+        ErrorCode.REASON_REQUIRED,
+        ErrorCode.TEXT_TOO_LONG,
+    ),
 )
 def remove(d: Decision, room: Room, command: RemoveParticipant) -> None:
     """The juror leaves the room and sits nowhere until the lead moves them somewhere."""

@@ -56,7 +56,10 @@ class Rule:
     handler: Callable[..., None]
     in_room: bool
     yields: tuple[type[Event], ...]
+    # Every code the command can meet, the checks shared by room commands included.
     refusals: tuple[ErrorCode, ...]
+    # The codes its rule declares itself: those docs/commands.md lists for the command.
+    declared: tuple[ErrorCode, ...]
 
 
 RULES: dict[type[Command], Rule] = {}
@@ -72,7 +75,7 @@ def decides(
     """Register the rule of an assembly-wide command."""
 
     def register(handler: Callable[[Decision, C], None]) -> Callable[[Decision, C], None]:
-        RULES[command] = Rule(command, handler, False, yields, refusals)
+        RULES[command] = Rule(command, handler, False, yields, refusals, refusals)
         return handler
 
     return register
@@ -86,7 +89,8 @@ def decides_in_room(
     def register(
         handler: Callable[[Decision, Room, RC], None],
     ) -> Callable[[Decision, Room, RC], None]:
-        RULES[command] = Rule(command, handler, True, yields, refusals + ROOM_REFUSALS)
+        every = tuple(dict.fromkeys(refusals + ROOM_REFUSALS))
+        RULES[command] = Rule(command, handler, True, yields, every, refusals)
         return handler
 
     return register
@@ -129,7 +133,8 @@ def check_presence(room: Room, actor: str, role: Role) -> None:
 
 
 def seated_juror(state: Assembly, room: Room, participant_id: str) -> Participant:
-    """The juror a moderator names, who must sit in this room."""
+    """The juror a moderator names, who must sit in this room: a rule that calls this declares
+    `not_in_room` among its refusals, since here it is about the person named, not the actor."""
     participant = state.participants.get(participant_id)
     if participant is None:
         raise Refusal(ErrorCode.UNKNOWN_PARTICIPANT, participant_id)

@@ -243,6 +243,8 @@ def queue_reordered(state: Assembly, event: QueueReordered) -> None:
     ),
 )
 def request_reply(d: Decision, room: Room, command: RequestReply) -> None:
+    """A turn takes at most `replies_per_turn` requests (a room rule), withdrawn ones included,
+    so asking, withdrawing and asking again cannot jump the queue."""
     if d.actor in room.muted:
         raise Refusal(ErrorCode.MUTED)
     if room.locked:
@@ -293,6 +295,7 @@ def reply_withdrawn(state: Assembly, event: ReplyWithdrawn) -> None:
         ErrorCode.FLOOR_TAKEN,
         ErrorCode.QUEUE_EMPTY,
         ErrorCode.UNKNOWN_PARTICIPANT,
+        ErrorCode.NOT_IN_ROOM,
         ErrorCode.MUTED,
     ),
 )

@@ -4,10 +4,10 @@ Every stream (a room, or the assembly) has three audiences, each a socket.io roo
 moderators (the room's facilitators and the lead) see everything; members (the jurors seated
 there) see everything but others' balancing attributes; observers see the members' view with
 jurors pseudonymised when the assembly asks for it. Nobody is ever sent a secret ballot (nor
-its ballot id, which the log keeps in place of the voter), and
-hidden posts keep their reason on the record while their text is left out of every snapshot
-but the moderators'. Every audience receives every event of its stream, redacted, never
-skipped, so a viewer's seqs have no gaps.
+its ballot id, which the log keeps in place of the voter), and hidden posts keep their reason
+on the record while their text is `null` for everyone but the moderators, in snapshots and
+replays alike. Every audience receives every event of its stream, redacted, never skipped, so
+a viewer's seqs have no gaps.
 """
 
 from collections.abc import Iterable
@@ -143,13 +143,13 @@ def payloads(
 def replayed(state: Assembly, payload: dict[str, Any], audience: Audience) -> dict[str, Any]:
     """An event sent again (a resume, an SSE catch-up), as its audience may see it now.
 
-    A post hidden since it was first sent is replayed without its text, as a snapshot would
-    show it; the `post_hidden` that follows in the replay gives the reason.
+    A post hidden since it was first sent is replayed with `"text": null`, the form a snapshot
+    shows it in; the `post_hidden` that follows in the replay gives the reason.
     """
     if audience is Audience.MODERATOR or payload.get("type") not in POSTING_EVENTS:
         return payload
     node = state.rooms[payload["room"]].nodes.get(payload["node_id"])
-    return {**payload, "text": ""} if node is not None and node.hidden else payload
+    return {**payload, "text": None} if node is not None and node.hidden else payload
 
 
 def _queued_spoken_ms(state: Assembly, room_id: str) -> dict[str, int]:

@@ -212,7 +212,8 @@ def cmd_links(settings: Settings, args: argparse.Namespace) -> int:
         except LookupError:
             raise Failed(f"no assembly {args.assembly!r}") from None
         if args.json:
-            print_json([link.as_json() for link in links])
+            # The shape of the API's answer (GET .../links) and of `import --json`.
+            print_json({"links": [link.as_json() for link in links]})
         else:
             print_table(links)
         return 0

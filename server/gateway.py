@@ -226,9 +226,10 @@ class Gateway:
         connection = self.fanout.connections.get(sid)
         if connection is None:
             return error(ErrorCode.NOT_CONNECTED)
-        if extra:
+        # No payload (or null) is a first sync; anything but one object is a mistake to report.
+        if extra or not (data is None or isinstance(data, dict)):
             return error(ErrorCode.INVALID_COMMAND, "sync takes one object")
-        resume = data.get("resume", {}) if isinstance(data, dict) else {}
+        resume = {} if data is None else data.get("resume", {})
         if not isinstance(resume, dict):
             return error(ErrorCode.INVALID_COMMAND, "resume: a map of stream -> last seq")
         runtime = await self.hub.get(connection.assembly_id)

@@ -29,7 +29,7 @@ from facilitation.events import (
     VoteCast,
 )
 from facilitation.limits import MAX_LABEL_CHARS, MAX_TEXT_CHARS
-from server.audience import AUDIENCE_OF_ROLE
+from server.audience import AUDIENCE_OF_ROLE, POSTING_EVENTS
 from server.gateway import ErrorCode as EdgeCode
 from server.runtime import UNAVAILABLE
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES, Settings
@@ -182,6 +182,15 @@ def _event(builder: _Builder, cls: type[Event]) -> dict[str, Any]:
     """An event as delivered: `codec.encode` writes every field, so every field is present."""
     schema = builder.message(cls)
     schema["required"] = list(schema["properties"])
+    if cls.name in POSTING_EVENTS:
+        # Sent again while the post is hidden, it has no text but for moderators (`replayed`).
+        schema["properties"]["text"] = {
+            "description": (
+                "The post's text; null, except to moderators, when the event is sent again (a"
+                " `sync` or Server-Sent Events catch-up) while the post is hidden."
+            ),
+            **nullable(builder.field(cls, "text")),
+        }
     if cls is PostUnhidden:
         # The text comes back to every audience with the unhiding (`server.audience`).
         schema["properties"]["text"] = builder.field(ArgumentPosted, "text")

@@ -16,7 +16,7 @@ from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.metrics import Metrics
-from server.runtime import UNAVAILABLE, Unavailable
+from server.runtime import Unavailable
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,6 @@ class Refused:
     code: str
 
 
-# An assembly that could not answer may well answer a second later.
-RETRY_SOON = {"retry-after": "1"}
 # Tells proxies to keep the connection open between events.
 PING_SECONDS = 15
 
@@ -43,10 +41,8 @@ async def observer_stream(
 ) -> Response:
     assembly_id = request.path_params["assembly"]
     stream = request.path_params["stream"]
-    try:
-        runtime = await hub.get(assembly_id)
-    except Unavailable:
-        return JSONResponse({"error": UNAVAILABLE}, status_code=503, headers=RETRY_SOON)
+    # Unavailable is answered by the app's handler, as for pages and the API: 503, Retry-After.
+    runtime = await hub.get(assembly_id)
     if runtime is None:
         return JSONResponse({"error": "assembly_not_found"}, status_code=404)
     token = request.query_params.get("token")
@@ -76,11 +72,11 @@ async def observer_stream(
     try:
         seen = await runtime.read(look)
     except Unavailable:
-        seen = Refused(503, UNAVAILABLE)
+        fanout.unsubscribe(assembly_id, stream, queue)
+        raise
     if isinstance(seen, Refused):
         fanout.unsubscribe(assembly_id, stream, queue)
-        headers = RETRY_SOON if seen.status == 503 else None
-        return JSONResponse({"error": seen.code}, status_code=seen.status, headers=headers)
+        return JSONResponse({"error": seen.code}, status_code=seen.status)
     head, backlog, snapshot = seen
 
     async def events() -> AsyncIterator[ServerSentEvent]:

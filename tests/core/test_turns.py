@@ -334,6 +334,19 @@ def test_the_reply_cap_follows_the_room_rules() -> None:
     assert world.refuse("j2", RequestReply(room=P)) == ErrorCode.REPLY_LANE_FULL
 
 
+def test_a_withdrawn_reply_request_still_counts_against_the_cap() -> None:
+    """Otherwise asking, withdrawing and asking again would keep a place ahead of the queue."""
+    world = assembly()
+    world.run("f1", SetRoomRules(room=P, replies_per_turn=1))
+    give_floor(world, "j1")
+    world.run("j2", RequestReply(room=P))
+    world.run("j2", WithdrawReply(room=P))
+    assert replies_of(world) == []
+
+    assert world.refuse("j2", RequestReply(room=P)) == ErrorCode.REPLY_LANE_FULL
+    assert world.refuse("j3", RequestReply(room=P)) == ErrorCode.REPLY_LANE_FULL
+
+
 def test_the_reply_cap_counts_afresh_on_each_turn() -> None:
     world = assembly()
     give_floor(world, "j1")

@@ -113,7 +113,7 @@ def test_demo_is_idempotent_and_prints_the_four_links(env: dict[str, str], tmp_p
     # Nothing was added the second time: same links, same record.
     assert second == first
     assert len(json.loads(ok(env, "export", "demo"))["records"]) == len(record["records"])
-    issued = json.loads(ok(env, "links", "demo", "--json"))
+    issued = json.loads(ok(env, "links", "demo", "--json"))["links"]
     assert len(issued) == len({link["participant"] for link in issued}) == 12
 
     types = [entry["event"]["type"] for entry in record["records"]]
@@ -152,7 +152,7 @@ async def test_the_demo_links_open_a_lively_plenary(env: dict[str, str], tmp_pat
 
 def test_a_revoked_demo_link_is_replaced(env: dict[str, str]) -> None:
     first = demo_links(ok(env, "demo"))
-    issued = json.loads(ok(env, "links", "demo", "--json"))
+    issued = json.loads(ok(env, "links", "demo", "--json"))["links"]
     juror = next(link for link in issued if link["link"] == first["juror"])
     ok(env, "revoke", juror["invite_id"])
     second = demo_links(ok(env, "demo"))
@@ -187,7 +187,8 @@ def test_create_import_links_revoke_export_verify(env: dict[str, str], tmp_path:
 
     observer = ok(env, "observer-link", "jury").strip()
     assert observer.startswith(f"{PUBLIC_URL}/join/")
-    listed = json.loads(ok(env, "links", "jury", "--json"))
+    # The same shape as the API's answer and `import --json`: {"links": [...]}.
+    listed = json.loads(ok(env, "links", "jury", "--json"))["links"]
     assert [link["participant"] for link in listed] == ["lead", "j1", "j2", "j3", None]
     assert listed[-1]["link"] == observer
     assert {row.split()[-1] for row in table[1:]} <= {link["link"] for link in listed}
@@ -195,7 +196,7 @@ def test_create_import_links_revoke_export_verify(env: dict[str, str], tmp_path:
     j1 = next(link for link in listed if link["participant"] == "j1")
     assert ok(env, "revoke", j1["invite_id"]).strip() == f"revoked {j1['invite_id']}"
     assert "no live invite" in failed(env, "revoke", j1["invite_id"])
-    remaining = json.loads(ok(env, "links", "jury", "--json"))
+    remaining = json.loads(ok(env, "links", "jury", "--json"))["links"]
     assert j1["invite_id"] not in {link["invite_id"] for link in remaining}
     assert len(ok(env, "links", "jury").splitlines()) == 1 + len(remaining)
 

@@ -319,6 +319,27 @@ async def test_a_breakout_round_moves_each_person_to_their_room_and_back(
         same_everywhere(ASSEMBLY_STREAM, j1, j2)
 
 
+async def test_the_lead_names_the_room_of_a_room_command_once_several_are_open(
+    server: LiveServer,
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    async with connected(server.url, token=tokens["lead"]) as lead:
+        # One room open: the gateway fills it in.
+        assert (await lead.send("lock_room"))["ok"]
+        assert (await lead.send("unlock_room"))["ok"]
+        assert (await lead.send("open_round", room_count=2))["ok"]
+        started = await acked(lead, "start_round")
+        await lead.wait_seq(ASSEMBLY_STREAM, started)
+        await lead.wait_for(lambda: len(lead.you["streams"]) == 4, "the lead follows 3 rooms")
+
+        refused = await lead.send("lock_room")
+
+        assert (refused["ok"], refused["error"]) == (False, "invalid_command")
+        assert refused["detail"].startswith("room: "), refused
+        breakout = next(s for s in lead.you["streams"] if s not in {ASSEMBLY_STREAM, PLENARY_ROOM})
+        assert (await lead.send("lock_room", room=breakout))["ok"]
+
+
 async def test_a_pause_stops_the_turn_clock_and_its_deadline_moves_on(
     server: LiveServer, clock: ManualClock
 ) -> None:

@@ -4,6 +4,7 @@ snapshot when the gap is older than the server remembers, or makes no sense."""
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM
 from tests.server.harness import (
@@ -190,3 +191,22 @@ async def test_a_client_claiming_a_seq_beyond_the_head_gets_a_snapshot(
             after = await acked(f1, "interject", room=PLENARY_ROOM, text="Still here?")
             await confused.wait_seq(PLENARY_ROOM, after)
             assert [e["seq"] for e in confused.applied[PLENARY_ROOM]] == [head, after]
+
+
+async def test_sync_refuses_a_payload_that_is_not_an_object_and_takes_none_as_a_first_sync(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with serving(settings_for(database_url, tmp_path)) as server:
+        tokens = await demo_people(server.organiser)
+        async with connected(server.url, token=tokens["j1"]) as juror:
+            not_objects: list[Any] = [["plenary"], "resume", 7, 0.5, True]
+            for payload in not_objects:
+                reply = await juror.raw("sync", payload)
+                assert (reply["ok"], reply["error"]) == (False, "invalid_command"), payload
+                assert reply["detail"] == "sync takes one object", payload
+            # No payload at all (or null) is a first sync: a snapshot of every stream.
+            first_syncs: list[dict[str, Any] | None] = [None, {}]
+            for first in first_syncs:
+                reply = await juror.raw("sync", first)
+                assert reply["ok"], (first, reply)
+                assert sorted(reply["snapshots"]) == [ASSEMBLY_STREAM, PLENARY_ROOM]

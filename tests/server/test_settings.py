@@ -1,6 +1,7 @@
 """Settings from the environment, as hosting platforms give them."""
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 
 from server.settings import SecretFileEmpty, Settings
 from tests.server.harness import ROOT
@@ -151,3 +152,36 @@ def test_an_old_secret_file_is_read_as_it_is_and_an_empty_one_is_reported(tmp_pa
     os.utime(tmp_path / "admin_token", (long_ago, long_ago))
     with pytest.raises(SecretFileEmpty, match="admin_token"):
         _ = Settings(data_dir=tmp_path).admin_key
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+FIRST_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def readme_settings() -> dict[str, str]:
+    """The README's settings table: variable -> its default cell."""
+    rows = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells[1]
+    return rows
+
+
+def variable_of(name: str) -> str:
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"PALABRE_{name.upper()}"
+
+
+def test_the_readme_lists_every_setting_with_its_numeric_default() -> None:
+    documented = readme_settings()
+    for name, field in Settings.model_fields.items():
+        variable = variable_of(name)
+        assert variable in documented, f"README.md's settings table lacks {variable}"
+        default = field.default
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            shown = FIRST_NUMBER.search(documented[variable])
+            assert shown is not None, variable
+            assert float(shown.group().replace(",", "")) == default, variable
