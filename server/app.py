@@ -22,7 +22,7 @@ from server.scheduler import Clock, wall_clock_ms
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
 from server.sse import observer_stream
 from server.throttle import LimitedStreams
-from server.wire import DepthLimitedPacket
+from server.wire import DepthLimitedPacket, guard_engineio
 
 
 class Palabre:
@@ -37,6 +37,7 @@ class Palabre:
         self.hub = services.hub
         self.invites = services.invites
         self.organiser = services.organiser
+        guard_engineio()
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             # Origins are checked at connect, where a refusal can say why (python-engineio's

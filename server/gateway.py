@@ -25,7 +25,7 @@ from server.organiser import ASSEMBLY_ID
 from server.runtime import UNAVAILABLE, Unavailable
 from server.settings import Settings
 from server.throttle import AddressLimiter, client_address
-from server.wire import MAX_NESTING_DEPTH, TOO_DEEP
+from server.wire import MALFORMED, MAX_NESTING_DEPTH, TOO_DEEP
 
 log = logging.getLogger("palabre.gateway")
 
@@ -267,8 +267,10 @@ class Gateway:
         if not connection.bucket.take():
             self.metrics.refusals.labels(code=ErrorCode.RATE_LIMITED).inc()
             return error(ErrorCode.RATE_LIMITED, "slow down: too many messages")
-        if event is TOO_DEEP:
+        if event is TOO_DEEP or event is MALFORMED:
             self.metrics.refusals.labels(code=ErrorCode.INVALID_COMMAND).inc()
+            if event is MALFORMED:
+                return error(ErrorCode.INVALID_COMMAND, "not a socket.io event")
             return error(
                 ErrorCode.INVALID_COMMAND,
                 f"the message nests deeper than {MAX_NESTING_DEPTH} levels",

@@ -10,8 +10,10 @@ import json
 import re
 from typing import Any
 
+import engineio.packet
 import socketio
 from engineio import json as engineio_json
+from socketio.packet import BINARY_EVENT, EVENT
 
 # palabre's own messages nest a handful of levels (a snapshot's poll's votes); 32 leaves room
 # to spare and stays far below the interpreter's recursion limit.
@@ -28,6 +30,8 @@ class _EventName(str):
 
 
 TOO_DEEP = _EventName("nested too deep")
+# The event of a message that is no socket.io event at all (`4x`, `42{}`, an empty message).
+MALFORMED = _EventName("not a socket.io event")
 
 
 def nested_deeper_than(text: str, limit: int) -> bool:
@@ -67,3 +71,50 @@ class DepthLimitedPacket(socketio.packet.Packet):  # type: ignore[misc]
     (`json=` would replace the module of every packet in the process, clients' included)."""
 
     json = DepthLimitedJson
+
+    def __init__(self, *args: Any, encoded_packet: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, encoded_packet=encoded_packet, **kwargs)
+        # An empty message is not decoded at all: it would reach the handler with no event.
+        if encoded_packet is not None:
+            self._refuse_malformed()
+
+    def decode(self, encoded_packet: Any) -> int:
+        """As socket.io decodes, except that what is no event of a known shape becomes the event
+        `MALFORMED` (answered `invalid_command` when it has an ack id) instead of a traceback
+        in python-socketio's handler."""
+        try:
+            attachments: int = super().decode(encoded_packet)
+        except (ValueError, IndexError, TypeError):
+            self.packet_type, self.namespace, self.id = EVENT, "/", None
+            self.data: Any = None
+            return 0
+        return attachments
+
+    def _refuse_malformed(self) -> None:
+        if self.packet_type in (EVENT, BINARY_EVENT) and not (
+            isinstance(self.data, list) and self.data and isinstance(self.data[0], str)
+        ):
+            self.data = [MALFORMED]
+
+
+class EngineJson:
+    """engine.io's JSON module, refusing text nested too deep as it refuses any text that is no
+    JSON: engine.io then hands it on as text, which socket.io finds `MALFORMED`. Without it a
+    raw engine.io message (`4[[[...`) met `RecursionError` and the connection died with a
+    traceback."""
+
+    dumps = staticmethod(engineio_json.dumps)
+
+    @staticmethod
+    def loads(text: str, **options: Any) -> Any:
+        if nested_deeper_than(text, MAX_NESTING_DEPTH):
+            raise ValueError(f"nested deeper than {MAX_NESTING_DEPTH} levels")
+        return engineio_json.loads(text, **options)
+
+
+def guard_engineio() -> None:
+    """Give engine.io the guarded module. engine.io has no hook per server: its own `json=`
+    option sets this same class attribute for the whole process, as this does. It only
+    decodes engine.io's own small packets (the handshake) with it, so clients in the same
+    process lose nothing."""
+    engineio.packet.Packet.json = EngineJson

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 from itsdangerous import URLSafeSerializer
@@ -443,3 +444,41 @@ async def test_markup_in_a_post_is_kept_and_sent_back_verbatim(server: LiveServe
     )
     assert isinstance(stored.event, PositionPosted)
     assert stored.event.text == MARKUP
+
+
+async def next_starting(raw: aiohttp.ClientWebSocketResponse, prefix: str) -> str:
+    """The next text message that starts with `prefix`, past events and pings (bounded)."""
+    for _ in range(100):
+        message = await raw.receive(timeout=WAIT_SECONDS)
+        if isinstance(message.data, str) and message.data.startswith(prefix):
+            return message.data
+    raise AssertionError(f"no message starting with {prefix!r}")
+
+
+async def test_messages_that_are_no_socket_io_event_get_no_traceback_and_hurt_nobody(
+    room: Room, server: LiveServer
+) -> None:
+    _, token = await server.palabre.invites.issue("jury", "j1", Role.JUROR, now=datetime.now(UTC))
+    endpoint = server.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    garbage = [
+        "4",  # an empty message
+        "4x",  # no packet type
+        "42[1]",  # an event named by a number
+        "42",  # an event with no data
+        "4" + "[" * 5_000 + "]" * 5_000,  # deep JSON where engine.io looks for JSON
+        "42" + "{" * 3_000,  # deep and never closed
+    ]
+    with errors_logged() as errors:
+        async with aiohttp.ClientSession() as http, http.ws_connect(endpoint) as raw:
+            await raw.receive(timeout=WAIT_SECONDS)  # engine.io's open packet
+            await raw.send_str("40" + json.dumps({"token": token}))
+            await next_starting(raw, "40{")
+            for message in garbage:
+                await raw.send_str(message)
+            # With an ack id, the sender is told what was wrong; the connection stays open.
+            await raw.send_str('427{"text": "not in a list"}')
+            answer = await next_starting(raw, "437[")
+            ack = json.loads(answer[3:])[0]
+            assert (ack["ok"], ack["error"]) == (False, "invalid_command"), ack
+    assert errors == [], [record.getMessage() for record in errors]
+    await room.nothing_happened_and_others_are_served()
