@@ -15,12 +15,12 @@ from server.bus import RedisBus
 from server.fanout import Fanout
 from server.gateway import Gateway
 from server.logs import configure_logging
-from server.metrics import Metrics
 from server.pages import Pages
 from server.runtime import UNAVAILABLE, Unavailable
 from server.scheduler import Clock, wall_clock_ms
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
 from server.sse import observer_stream
+from server.telemetry import Metrics
 from server.throttle import LimitedStreams
 from server.wire import DepthLimitedPacket, guard_engineio
 

@@ -18,8 +18,8 @@ from facilitation.events import (
 )
 from server.audience import Audience, group, replayed
 from server.connections import Connection, Presence
-from server.metrics import Metrics
 from server.runtime import AssemblyRuntime, Commit, Delivery
+from server.telemetry import Metrics
 from server.views import assembly_view, room_view
 
 log = logging.getLogger("palabre.fanout")

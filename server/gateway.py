@@ -20,10 +20,10 @@ from server.connections import Connection, TokenBucket
 from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
-from server.metrics import Metrics
 from server.organiser import ASSEMBLY_ID
 from server.runtime import UNAVAILABLE, Unavailable
 from server.settings import Settings
+from server.telemetry import Metrics
 from server.throttle import AddressLimiter, client_address
 from server.wire import MALFORMED, MAX_NESTING_DEPTH, TOO_DEEP
 
@@ -33,8 +33,9 @@ log = logging.getLogger("palabre.gateway")
 MAX_ROOM_ID_CHARS = 64
 
 
-class ErrorCode:
-    """Codes of the edge, beside the core's refusals (docs/protocol.md lists them all)."""
+class EdgeCode:
+    """Codes of the edge (the gateway's refusals), beside the core's `facilitation.ErrorCode`:
+    docs/protocol.md lists both."""
 
     UNKNOWN_COMMAND = "unknown_command"
     INVALID_COMMAND = "invalid_command"
@@ -119,20 +120,18 @@ class Gateway:
         self, sid: str, environ: dict[str, Any], auth: Any = None, *extra: Any
     ) -> dict[str, Any] | None:
         if self._sent_by_client(sid):
-            return error(ErrorCode.UNKNOWN_COMMAND, "connect is not a command")
+            return error(EdgeCode.UNKNOWN_COMMAND, "connect is not a command")
         if not self.connecting.take(client_address(environ.get("asgi.scope", {}))):
-            raise refuse(
-                ErrorCode.RATE_LIMITED, "too many connections from your address: try again"
-            )
+            raise refuse(EdgeCode.RATE_LIMITED, "too many connections from your address: try again")
         # Browsers name the page's origin; programs (curl, bots) send none and need no check.
         origin = environ.get("HTTP_ORIGIN")
         if origin is not None and origin not in self.origins:
-            raise refuse(ErrorCode.ORIGIN_NOT_ALLOWED, "pages of this origin may not connect")
+            raise refuse(EdgeCode.ORIGIN_NOT_ALLOWED, "pages of this origin may not connect")
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
         watch = auth.get("watch")
         if watch is not None and not (isinstance(watch, str) and len(watch) <= MAX_ROOM_ID_CHARS):
-            raise refuse(ErrorCode.ROOM_NOT_FOUND, "watch: the id of a room")
+            raise refuse(EdgeCode.ROOM_NOT_FOUND, "watch: the id of a room")
         if token is not None:
             if not isinstance(token, str):
                 raise refuse("invalid_token", "the token must be a string")
@@ -150,16 +149,16 @@ class Gateway:
             assembly_id, participant, role = auth.get("assembly"), None, Role.OBSERVER
             invite_id = None
             if not isinstance(assembly_id, str):
-                raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "give an invite token or an assembly")
+                raise refuse(EdgeCode.ASSEMBLY_NOT_FOUND, "give an invite token or an assembly")
             if not ASSEMBLY_ID.fullmatch(assembly_id):
                 # No assembly could have this id: the store need not be asked.
-                raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, "no assembly has such an id")
+                raise refuse(EdgeCode.ASSEMBLY_NOT_FOUND, "no assembly has such an id")
         try:
             runtime = await self.hub.get(assembly_id)
         except Unavailable:
             raise refuse(UNAVAILABLE, "the assembly cannot answer now: try again") from None
         if runtime is None:
-            raise refuse(ErrorCode.ASSEMBLY_NOT_FOUND, f"no assembly {assembly_id!r}")
+            raise refuse(EdgeCode.ASSEMBLY_NOT_FOUND, f"no assembly {assembly_id!r}")
         if role is Role.OBSERVER:
             watch = watch if isinstance(watch, str) else PLENARY_ROOM
         else:
@@ -181,11 +180,11 @@ class Gateway:
         except Unavailable:
             raise refuse(UNAVAILABLE, "the assembly cannot answer now: try again") from None
         if token is None and not admitted.public:
-            raise refuse(ErrorCode.PRIVATE_ASSEMBLY, "this assembly needs an observer link")
+            raise refuse(EdgeCode.PRIVATE_ASSEMBLY, "this assembly needs an observer link")
         if not admitted.known:
-            raise refuse(ErrorCode.UNKNOWN_PARTICIPANT, "this invite names nobody here")
+            raise refuse(EdgeCode.UNKNOWN_PARTICIPANT, "this invite names nobody here")
         if watch is not None and not admitted.watchable:
-            raise refuse(ErrorCode.ROOM_NOT_FOUND, f"no room {watch!r} to watch")
+            raise refuse(EdgeCode.ROOM_NOT_FOUND, f"no room {watch!r} to watch")
         connection = Connection(
             sid=sid,
             assembly_id=assembly_id,
@@ -213,7 +212,7 @@ class Gateway:
 
     async def disconnect(self, sid: str, reason: Any = None, *extra: Any) -> dict[str, Any] | None:
         if self._sent_by_client(sid):
-            return error(ErrorCode.UNKNOWN_COMMAND, "disconnect is not a command")
+            return error(EdgeCode.UNKNOWN_COMMAND, "disconnect is not a command")
         connection = self.fanout.connections.pop(sid, None)
         if connection is None:
             return None
@@ -225,13 +224,13 @@ class Gateway:
         """Catch a client up: the events it missed per stream, or a snapshot of the stream."""
         connection = self.fanout.connections.get(sid)
         if connection is None:
-            return error(ErrorCode.NOT_CONNECTED)
+            return error(EdgeCode.NOT_CONNECTED)
         # No payload (or null) is a first sync; anything but one object is a mistake to report.
         if extra or not (data is None or isinstance(data, dict)):
-            return error(ErrorCode.INVALID_COMMAND, "sync takes one object")
+            return error(EdgeCode.INVALID_COMMAND, "sync takes one object")
         resume = {} if data is None else data.get("resume", {})
         if not isinstance(resume, dict):
-            return error(ErrorCode.INVALID_COMMAND, "resume: a map of stream -> last seq")
+            return error(EdgeCode.INVALID_COMMAND, "resume: a map of stream -> last seq")
         runtime = await self.hub.get(connection.assembly_id)
         assert runtime is not None
 
@@ -263,22 +262,22 @@ class Gateway:
     async def command(self, event: str, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
         connection = self.fanout.connections.get(sid)
         if connection is None:
-            return error(ErrorCode.NOT_CONNECTED)
+            return error(EdgeCode.NOT_CONNECTED)
         if not connection.bucket.take():
-            self.metrics.refusals.labels(code=ErrorCode.RATE_LIMITED).inc()
-            return error(ErrorCode.RATE_LIMITED, "slow down: too many messages")
+            self.metrics.refusals.labels(code=EdgeCode.RATE_LIMITED).inc()
+            return error(EdgeCode.RATE_LIMITED, "slow down: too many messages")
         if event is TOO_DEEP or event is MALFORMED:
-            self.metrics.refusals.labels(code=ErrorCode.INVALID_COMMAND).inc()
+            self.metrics.refusals.labels(code=EdgeCode.INVALID_COMMAND).inc()
             if event is MALFORMED:
-                return error(ErrorCode.INVALID_COMMAND, "not a socket.io event")
+                return error(EdgeCode.INVALID_COMMAND, "not a socket.io event")
             return error(
-                ErrorCode.INVALID_COMMAND,
+                EdgeCode.INVALID_COMMAND,
                 f"the message nests deeper than {MAX_NESTING_DEPTH} levels",
             )
         command_class = Command.registry.get(event)
         if command_class is None:
-            self.metrics.refusals.labels(code=ErrorCode.UNKNOWN_COMMAND).inc()
-            return error(ErrorCode.UNKNOWN_COMMAND, f"no command named {event[:64]!r}")
+            self.metrics.refusals.labels(code=EdgeCode.UNKNOWN_COMMAND).inc()
+            return error(EdgeCode.UNKNOWN_COMMAND, f"no command named {event[:64]!r}")
         self.metrics.commands.labels(command=event).inc()
         # Several arguments in one message are refused below, as a payload that is no object.
         command_or_error = self._parse(connection, command_class, (data, *extra) if extra else data)
@@ -301,16 +300,16 @@ class Gateway:
             # surrogate (valid as a JSON escape, not as text) fails here, not in the store.
             size = len(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode())
         except (TypeError, ValueError):
-            return error(ErrorCode.INVALID_COMMAND, "the payload is not JSON")
+            return error(EdgeCode.INVALID_COMMAND, "the payload is not JSON")
         if size > self.settings.max_payload_bytes:
             return error(
-                ErrorCode.PAYLOAD_TOO_LARGE,
+                EdgeCode.PAYLOAD_TOO_LARGE,
                 f"payloads are capped at {self.settings.max_payload_bytes} bytes",
             )
         if not isinstance(fields, dict):
-            return error(ErrorCode.INVALID_COMMAND, "the payload must be a JSON object")
+            return error(EdgeCode.INVALID_COMMAND, "the payload must be a JSON object")
         if "type" in fields:
-            return error(ErrorCode.INVALID_COMMAND, "type: the event name gives the command")
+            return error(EdgeCode.INVALID_COMMAND, "type: the event name gives the command")
         if issubclass(command_class, RoomCommand) and "room" not in fields:
             # A juror acts in the room they sit in; saying so is optional.
             room = self.hub_room_of(connection)
@@ -319,7 +318,7 @@ class Gateway:
         try:
             return decode_command({**fields, "type": command_class.name})
         except ValidationError as problem:
-            return error(ErrorCode.INVALID_COMMAND, validation_detail(problem, "payload"))
+            return error(EdgeCode.INVALID_COMMAND, validation_detail(problem, "payload"))
 
     def hub_room_of(self, connection: Connection) -> str | None:
         rooms = sorted(connection.streams - {ASSEMBLY_STREAM})

@@ -30,7 +30,7 @@ from facilitation.events import (
 )
 from facilitation.limits import MAX_LABEL_CHARS, MAX_TEXT_CHARS
 from server.audience import AUDIENCE_OF_ROLE, POSTING_EVENTS
-from server.gateway import ErrorCode as EdgeCode
+from server.gateway import EdgeCode
 from server.runtime import UNAVAILABLE
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES, Settings
 from server.wire import MAX_NESTING_DEPTH

@@ -15,8 +15,8 @@ from server.audience import Audience
 from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
-from server.metrics import Metrics
 from server.runtime import Unavailable
+from server.telemetry import Metrics
 
 
 @dataclass(frozen=True)

@@ -442,7 +442,7 @@ def test_every_error_code_is_known() -> None:
     assert {"unknown_command", "invalid_command", "payload_too_large", "rate_limited"} <= ack_codes
     assert {"not_connected", "unavailable"} <= ack_codes
     # A code added to the gateway must be placed: in acks, or at connect.
-    edge = {value for name, value in vars(gateway.ErrorCode).items() if name.isupper()}
+    edge = {value for name, value in vars(gateway.EdgeCode).items() if name.isupper()}
     assert edge <= ack_codes | set(CONNECT_CODES)
     assert {"invalid_token", "expired_token", "revoked_token"} <= set(CONNECT_CODES)
 
@@ -550,7 +550,7 @@ def test_acks_and_the_other_session_messages_validate() -> None:
     valid("ack", {"ok": False, "error": "not_your_turn", "detail": ""})
     for code in ACK_EDGE_CODES:
         valid("ack", gateway.error(code, "why"))
-    valid("sync_reply", gateway.error(gateway.ErrorCode.NOT_CONNECTED))
+    valid("sync_reply", gateway.error(gateway.EdgeCode.NOT_CONNECTED))
     valid("sync_request", {"resume": {ASSEMBLY_STREAM: 4, P: 0}})
     valid("sync_request", {})
     valid("presence", {"room": P, "present": ["j1", "j2"]})
