@@ -89,7 +89,7 @@ class Hub:
             if runtime is not None:
                 return runtime
             try:
-                return await self._start(assembly_id)
+                return await asyncio.wait_for(self._start(assembly_id), self._wait_seconds)
             except Exception as problem:
                 log.exception("could not start assembly %s", assembly_id)
                 raise Unavailable(f"assembly {assembly_id} cannot be loaded now") from problem
@@ -123,9 +123,10 @@ class Hub:
         if runtime is not None:
             return await runtime.read(look)
         try:
-            if assembly_id not in await self.store.assembly_ids():
-                return None
-            state, _ = await state_from_log(self.store, assembly_id)
+            async with asyncio.timeout(self._wait_seconds):
+                if assembly_id not in await self.store.assembly_ids():
+                    return None
+                state, _ = await state_from_log(self.store, assembly_id)
         except Exception as problem:
             raise Unavailable(f"assembly {assembly_id} cannot be read now") from problem
         return look(state)
