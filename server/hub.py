@@ -11,6 +11,7 @@ from facilitation.commands import CreateAssembly
 from server.ballots import ballot_key
 from server.runtime import (
     DEFAULT_WAIT_SECONDS,
+    UNAVAILABLE,
     AssemblyRuntime,
     Commit,
     OnCommit,
@@ -151,6 +152,9 @@ class Hub:
             await self.store.create_assembly(assembly_id, events)
         except AssemblyExists:
             return Outcome(False, error="assembly_exists", detail=assembly_id)
+        except Exception:
+            log.exception("could not create assembly %s", assembly_id)
+            return Outcome(False, error=UNAVAILABLE, detail="nothing was created: try again")
         await self.get(assembly_id)
         return Outcome(True, seq=events[-1].seq)
 

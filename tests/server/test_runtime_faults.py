@@ -4,6 +4,8 @@ of the log."""
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,9 +13,10 @@ from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Assembly, Role, registry
 from facilitation.commands import AddParticipant, CreateAssembly, LowerHand, RaiseHand
 from facilitation.events import HandRaised
 from server.ballots import ballot_key
+from server.bootstrap import build, running
 from server.runtime import AssemblyRuntime, Unavailable
 from server.store import Store
-from tests.server.harness import WAIT_SECONDS
+from tests.server.harness import WAIT_SECONDS, settings_for
 
 
 @pytest.fixture
@@ -162,3 +165,23 @@ async def test_every_wait_on_a_stuck_store_ends_in_unavailable(sqlite_url: str) 
         released.set()
         await live.stop()
         await store.close()
+
+
+async def test_an_assembly_whose_creation_failed_is_not_left_half_made(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(build(settings_for(sqlite_url, tmp_path), live=False)) as services:
+        organiser, store = services.organiser, services.store
+        chain = store._chain
+
+        async def disk_full(*args: Any, **kwargs: Any) -> Any:
+            raise OSError("no space left on device")
+
+        monkeypatch.setattr(store, "_chain", disk_full)
+        failed = await organiser.create_assembly("jury", "Citizens' jury")
+        assert (failed.ok, failed.error) == (False, "unavailable")
+        assert "jury" not in await store.assembly_ids()
+
+        monkeypatch.setattr(store, "_chain", chain)
+        assert (await organiser.create_assembly("jury", "Citizens' jury")).ok
+        assert await services.hub.look("jury", lambda state: state.title) == "Citizens' jury"
