@@ -78,9 +78,12 @@ class Session(World):
         self.deliveries: list[tuple[Event, dict[Audience, dict[str, Any]]]] = []
         self.snapshots: list[tuple[str, Audience, dict[str, Any]]] = []
         self.replies: list[dict[str, Any]] = []
+        # The names of the commands whose payloads were checked, so that none goes unchecked.
+        self.commands_checked: set[str] = set()
 
     def run(self, actor: str, command: Command) -> list[Event]:
         check_command_payload(command)
+        self.commands_checked.add(command.name)
         events = decide(self.state, command, actor, self.now_ms, ballot_key=self.ballot_key)
         for event in events:
             evolve(self.state, event)
@@ -398,6 +401,10 @@ def test_every_error_code_is_known() -> None:
 
 def test_the_scenario_yields_every_kind_of_event(session: Session) -> None:
     assert {event.name for event, _ in session.deliveries} == set(Event.registry)
+
+
+def test_the_scenario_sends_every_kind_of_command(session: Session) -> None:
+    assert session.commands_checked == set(Command.registry)
 
 
 def test_every_event_validates_for_every_audience(session: Session) -> None:
