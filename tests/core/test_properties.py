@@ -33,68 +33,9 @@ from facilitation import (
     execute,
     replay,
 )
+from facilitation import commands as cmd
+from facilitation import events as ev
 from facilitation.codec import decode_event, decode_state, encode, encode_state
-from facilitation.commands import (
-    AddAgendaItem,
-    AddParticipant,
-    AdjustAllocation,
-    AdvanceAgenda,
-    Broadcast,
-    ClosePoll,
-    CloseRound,
-    CreateAssembly,
-    Endorse,
-    ExpireAgendaItem,
-    ExpireRoundTimer,
-    ExpireTurn,
-    ExtendAgendaItem,
-    ExtendTurn,
-    GrantFloor,
-    HidePost,
-    Interject,
-    LinkTurn,
-    LockRoom,
-    LowerHand,
-    MergeNodes,
-    MoveParticipant,
-    MoveToTop,
-    MuteParticipant,
-    NextSpeaker,
-    OpenPoll,
-    OpenRound,
-    PauseRoom,
-    PoseQuestion,
-    PostArgument,
-    PostPosition,
-    PostReply,
-    QueuePolicy,
-    RaiseHand,
-    RemoveFromQueue,
-    RemoveParticipant,
-    ReorderQueue,
-    RequestReply,
-    ResumeRoom,
-    RevokeFloor,
-    SetRoomRules,
-    SetRoundTimer,
-    Speak,
-    StartRound,
-    UnhidePost,
-    UnlockRoom,
-    UnmuteParticipant,
-    Vote,
-    WithdrawEndorsement,
-    WithdrawReply,
-    YieldFloor,
-)
-from facilitation.events import (
-    FloorGranted,
-    RoomPaused,
-    RoomResumed,
-    TurnEnded,
-    TurnExtended,
-    VoteCast,
-)
 from facilitation.limits import MAX_DURATION_MS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
 from facilitation.registry import RULES, role_of
 from facilitation.roles import BALLOT_ACTOR
@@ -134,7 +75,7 @@ NEW_IDS = ("x1", "x2", "x3", "j1", "bad id", SYSTEM_ACTOR, "")
 # Text at the edges: empty, blank, a label too long and a text too long.
 ODD_TEXTS = ("", "   ", "l" * (MAX_LABEL_CHARS + 1), "t" * (MAX_TEXT_CHARS + 1))
 REASONS = ("off topic", "", "personal attack", "r" * (MAX_LABEL_CHARS + 1))
-POLICIES: tuple[QueuePolicy, ...] = ("first_come", "equity")
+POLICIES: tuple[cmd.QueuePolicy, ...] = ("first_come", "equity")
 DURATIONS = st.one_of(
     st.integers(1, 3_600_000),
     st.sampled_from([-1, 0, 10_000, 30 * 60_000 + 1, MAX_DURATION_MS, MAX_DURATION_MS + 1]),
@@ -172,15 +113,15 @@ def _preferred_jurors(command_type: type[Command], room: Room) -> list[str]:
     queued = [entry.participant for entry in room.queue]
     replying = [entry.participant for entry in room.replies]
     free = sorted(room.jurors - room.muted - {speaker})
-    if command_type in (Speak, YieldFloor, LinkTurn):
+    if command_type in (cmd.Speak, cmd.YieldFloor, cmd.LinkTurn):
         return [] if speaker is None else [speaker]
-    if command_type is LowerHand:
+    if command_type is cmd.LowerHand:
         return queued
-    if command_type is WithdrawReply:
+    if command_type is cmd.WithdrawReply:
         return replying
-    if command_type is RaiseHand:
+    if command_type is cmd.RaiseHand:
         return [juror for juror in free if juror not in queued]
-    if command_type is RequestReply:
+    if command_type is cmd.RequestReply:
         return [juror for juror in free if juror not in replying]
     return []
 
@@ -198,9 +139,9 @@ class Deliberation(RuleBasedStateMachine):
         self.paused_during: Counter[tuple[str, str]] = Counter()
         # Each running turn's deadline, as its events set and move it.
         self.deadline: dict[tuple[str, str], int] = {}
-        setup: list[Command] = [CreateAssembly(title="Property jury")]
+        setup: list[Command] = [cmd.CreateAssembly(title="Property jury")]
         setup += [
-            AddParticipant(participant=pid, display_name=pid.upper(), role=role)
+            cmd.AddParticipant(participant=pid, display_name=pid.upper(), role=role)
             for pid, role in ROSTER
         ]
         for command in setup:
@@ -340,7 +281,9 @@ class Deliberation(RuleBasedStateMachine):
             assert event.seq == seqs.get(event.room, 0) + 1, f"seq gap in {events}"
             seqs[event.room] = event.seq
             # A secret ballot is the one event not recorded under the actor who caused it.
-            expected_actor = BALLOT_ACTOR if isinstance(event, VoteCast) and event.ballot else actor
+            expected_actor = (
+                BALLOT_ACTOR if isinstance(event, ev.VoteCast) and event.ballot else actor
+            )
             assert (event.actor, event.at_ms) == (expected_actor, self.now_ms)
             self.check_round_trip(event)
             self.follow_turns(event)
@@ -361,26 +304,26 @@ class Deliberation(RuleBasedStateMachine):
 
     def follow_turns(self, event: Event) -> None:
         """Time each turn by the events alone: granted, paused, resumed, ended."""
-        if isinstance(event, FloorGranted):
+        if isinstance(event, ev.FloorGranted):
             key = (event.room, event.turn_id)
             assert key not in self.granted_at, f"turn {key} granted twice"
             assert event.room not in self.paused_since, f"floor granted in paused {event.room}"
             self.granted_at[key] = event.at_ms
             self.deadline[key] = event.deadline_ms
-        elif isinstance(event, TurnExtended):
+        elif isinstance(event, ev.TurnExtended):
             key = (event.room, event.turn_id)
             assert event.deadline_ms > self.deadline[key], event
             self.deadline[key] = event.deadline_ms
-        elif isinstance(event, RoomPaused):
+        elif isinstance(event, ev.RoomPaused):
             self.paused_since[event.room] = event.at_ms
-        elif isinstance(event, RoomResumed):
+        elif isinstance(event, ev.RoomResumed):
             since = self.paused_since.pop(event.room)
             assert event.paused_ms == event.at_ms - since, event
             for key in self.granted_at:
                 if key[0] == event.room:  # a pause stops the turn's clock and moves its deadline
                     self.paused_during[key] += event.paused_ms
                     self.deadline[key] += event.paused_ms
-        elif isinstance(event, TurnEnded):
+        elif isinstance(event, ev.TurnEnded):
             key = (event.room, event.turn_id)
             granted_at = self.granted_at.pop(key)
             paused = self.paused_during.pop(key, 0)
@@ -409,19 +352,21 @@ class Deliberation(RuleBasedStateMachine):
         """
         if data.draw(st.booleans(), label="automatic plenary?"):
             policy = data.draw(st.sampled_from(POLICIES), label="policy")
-            rules = SetRoomRules(room=PLENARY_ROOM, auto=True, policy=policy, turn_limit_ms=30_000)
+            rules = cmd.SetRoomRules(
+                room=PLENARY_ROOM, auto=True, policy=policy, turn_limit_ms=30_000
+            )
             assert isinstance(self.attempt("lead", rules), list)
         scene = data.draw(st.sampled_from(["plenary", "proposed", "running"]), label="round")
         if scene != "plenary":
             rooms = data.draw(st.integers(1, 3), label="rooms")
-            assert isinstance(self.attempt("lead", OpenRound(room_count=rooms)), list)
+            assert isinstance(self.attempt("lead", cmd.OpenRound(room_count=rooms)), list)
             if data.draw(st.booleans(), label="a late juror?"):
-                late = AddParticipant(participant="late", display_name="Late", role=Role.JUROR)
+                late = cmd.AddParticipant(participant="late", display_name="Late", role=Role.JUROR)
                 assert isinstance(self.attempt(SYSTEM_ACTOR, late), list)
         if scene == "running":
             self.busy_start(data)
             duration = _maybe(data, st.integers(60_000, 3_600_000))
-            assert isinstance(self.attempt("lead", StartRound(duration_ms=duration)), list)
+            assert isinstance(self.attempt("lead", cmd.StartRound(duration_ms=duration)), list)
         self.busy_start(data)
 
     def busy_start(self, data: Draw) -> None:
@@ -432,9 +377,9 @@ class Deliberation(RuleBasedStateMachine):
             jurors = sorted(room.jurors)
             hands = data.draw(st.lists(st.sampled_from(jurors), unique=True)) if jurors else []
             for juror in hands:
-                self.attempt(juror, RaiseHand(room=room.id))
+                self.attempt(juror, cmd.RaiseHand(room=room.id))
             if room.queue and room.floor is None:
-                self.attempt("lead", GrantFloor(room=room.id))
+                self.attempt("lead", cmd.GrantFloor(room=room.id))
             speaker = room.floor.speaker if room.floor is not None else None
             waiting = [juror for juror in jurors if speaker is not None and juror != speaker]
             repliers = (
@@ -443,7 +388,7 @@ class Deliberation(RuleBasedStateMachine):
                 else []
             )
             for juror in repliers:
-                self.attempt(juror, RequestReply(room=room.id))
+                self.attempt(juror, cmd.RequestReply(room=room.id))
 
     @rule(data=st.data())
     def issue_any_command(self, data: Draw) -> None:
@@ -496,11 +441,11 @@ class Deliberation(RuleBasedStateMachine):
         """Pause a room (preferably while someone speaks), let time pass, maybe act, resume."""
         speaking = [room.id for room in self.open_rooms() if room.floor is not None]
         room = self.pick_room(data, among=speaking)
-        self.attempt(self.pick_actor(data, PauseRoom, room), PauseRoom(room=room))
+        self.attempt(self.pick_actor(data, cmd.PauseRoom, room), cmd.PauseRoom(room=room))
         self.let_time_pass(data)
         if data.draw(st.booleans(), label="act during the pause?"):
             self.issue(data, data.draw(st.sampled_from(TURN_COMMANDS), label="turn command"))
-        self.attempt(self.pick_actor(data, ResumeRoom, room), ResumeRoom(room=room))
+        self.attempt(self.pick_actor(data, cmd.ResumeRoom, room), cmd.ResumeRoom(room=room))
 
     @rule(data=st.data())
     def expire_something(self, data: Draw) -> None:
@@ -515,21 +460,21 @@ class Deliberation(RuleBasedStateMachine):
         if kind == "round":
             current = self.state.current_round()
             if current is not None and not stale:
-                command, deadline = ExpireRoundTimer(round_id=current.id), current.deadline_ms
+                command, deadline = cmd.ExpireRoundTimer(round_id=current.id), current.deadline_ms
             else:
                 stale_id = data.draw(st.sampled_from([*self.round_ids(), "r0"]), label="stale")
-                command = ExpireRoundTimer(round_id=stale_id)
+                command = cmd.ExpireRoundTimer(round_id=stale_id)
         elif kind == "turn":
             speaking = [room.id for room in self.open_rooms() if room.floor is not None]
             room_id = self.pick_room(data, among=speaking)
             room = self.state.rooms.get(room_id)
             turn = room.floor if room is not None else None
             if turn is not None and not stale:
-                command, deadline = ExpireTurn(room=room_id, turn_id=turn.id), turn.deadline_ms
+                command, deadline = cmd.ExpireTurn(room=room_id, turn_id=turn.id), turn.deadline_ms
             else:
                 old = [] if room is None else sorted(room.turns)
                 stale_id = data.draw(st.sampled_from([*old, "t0"]), label="stale turn")
-                command = ExpireTurn(room=room_id, turn_id=stale_id)
+                command = cmd.ExpireTurn(room=room_id, turn_id=stale_id)
         else:
             running = [room.id for room in self.open_rooms() if room.current_item() is not None]
             room_id = self.pick_room(data, among=running)
@@ -537,13 +482,13 @@ class Deliberation(RuleBasedStateMachine):
             item = room.current_item() if room is not None else None
             if item is not None and not stale:
                 command, deadline = (
-                    ExpireAgendaItem(room=room_id, item_id=item.id),
+                    cmd.ExpireAgendaItem(room=room_id, item_id=item.id),
                     item.deadline_ms,
                 )
             else:
                 old = [] if room is None else [item.id for item in room.agenda]
                 stale_id = data.draw(st.sampled_from([*old, "a0"]), label="stale item")
-                command = ExpireAgendaItem(room=room_id, item_id=stale_id)
+                command = cmd.ExpireAgendaItem(room=room_id, item_id=stale_id)
         if deadline is not None and data.draw(st.booleans(), label="wait for the deadline?"):
             self.now_ms = max(self.now_ms, deadline + data.draw(st.integers(0, 1_000)))
         by_system = not _rarely(data, 6, "by someone else?")
@@ -552,7 +497,7 @@ class Deliberation(RuleBasedStateMachine):
 
     def due(self, command: Command) -> bool:
         """Whether an expiry names what runs now, past its deadline, in a running room."""
-        if isinstance(command, ExpireRoundTimer):
+        if isinstance(command, cmd.ExpireRoundTimer):
             current = self.state.current_round()
             return (
                 current is not None
@@ -561,12 +506,12 @@ class Deliberation(RuleBasedStateMachine):
                 and current.deadline_ms is not None
                 and self.now_ms >= current.deadline_ms
             )
-        if not isinstance(command, ExpireTurn | ExpireAgendaItem):
+        if not isinstance(command, cmd.ExpireTurn | cmd.ExpireAgendaItem):
             return False
         room = self.state.rooms.get(command.room)
         if room is None or room.closed or room.paused_at_ms is not None:
             return False
-        if isinstance(command, ExpireTurn):
+        if isinstance(command, cmd.ExpireTurn):
             turn = room.floor
             return (
                 turn is not None and turn.id == command.turn_id and self.now_ms >= turn.deadline_ms
@@ -652,7 +597,7 @@ class Deliberation(RuleBasedStateMachine):
         spoken: Counter[str] = Counter()
         spoken_in_room: Counter[tuple[str, str]] = Counter()
         for event in self.log:
-            if isinstance(event, TurnEnded):
+            if isinstance(event, ev.TurnEnded):
                 spoken[event.speaker] += event.duration_ms
                 spoken_in_room[event.room, event.speaker] += event.duration_ms
         for pid, participant in self.state.participants.items():
@@ -665,7 +610,7 @@ class Deliberation(RuleBasedStateMachine):
     def only_participants_and_the_system_act(self) -> None:
         for event in self.log:
             if event.actor == BALLOT_ACTOR:
-                assert isinstance(event, VoteCast) and event.ballot, event
+                assert isinstance(event, ev.VoteCast) and event.ballot, event
                 continue
             role = role_of(self.state, event.actor)
             assert role is not Role.OBSERVER, f"{event.actor} ({role}) caused {event}"
@@ -683,7 +628,7 @@ def _add_participant(m: Deliberation, data: Draw, room: str) -> Command:
             max_size=3,
         ),
     )
-    return AddParticipant(
+    return cmd.AddParticipant(
         participant=data.draw(st.sampled_from(NEW_IDS), label="new id"),
         display_name=_text(data),
         role=data.draw(st.sampled_from(list(Role)), label="role"),
@@ -696,10 +641,10 @@ def _open_round(m: Deliberation, data: Draw, room: str) -> Command:
     seed = data.draw(st.integers(0, 3), label="seed")
     how = data.draw(st.sampled_from(["count", "size", "odd"]), label="how")
     if how == "count":
-        return OpenRound(room_count=data.draw(st.integers(1, 3), label="rooms"), seed=seed)
+        return cmd.OpenRound(room_count=data.draw(st.integers(1, 3), label="rooms"), seed=seed)
     if how == "size":
-        return OpenRound(room_size=data.draw(st.integers(1, 4), label="size"), seed=seed)
-    return OpenRound(
+        return cmd.OpenRound(room_size=data.draw(st.integers(1, 4), label="size"), seed=seed)
+    return cmd.OpenRound(
         room_count=_maybe(data, st.integers(-1, 12)),
         room_size=_maybe(data, st.integers(-1, 12)),
         seed=seed,
@@ -712,7 +657,7 @@ def _adjust_allocation(m: Deliberation, data: Draw, room: str) -> Command:
     for proposed in [] if current is None else current.rooms:
         placed.update(proposed.jurors, proposed.facilitators)
     targets = [*m.proposed_room_ids(), PLENARY_ROOM, NOWHERE]
-    return AdjustAllocation(
+    return cmd.AdjustAllocation(
         participant=m.pick_participant(data, PLENARY_ROOM, among=placed),
         to_room=data.draw(st.sampled_from(targets), label="to room"),
     )
@@ -725,15 +670,15 @@ def _move_participant(m: Deliberation, data: Draw, room: str) -> Command:
     seat = m.state.participants[participant].room if participant in m.state.participants else None
     elsewhere = [r.id for r in m.open_rooms() if r.id != seat]
     if elsewhere and not _rarely(data, 4, "any room?"):
-        return MoveParticipant(
+        return cmd.MoveParticipant(
             participant=participant, to_room=data.draw(st.sampled_from(elsewhere))
         )
     rooms = [*sorted(m.state.rooms), NOWHERE]
-    return MoveParticipant(participant=participant, to_room=data.draw(st.sampled_from(rooms)))
+    return cmd.MoveParticipant(participant=participant, to_room=data.draw(st.sampled_from(rooms)))
 
 
 def _set_room_rules(m: Deliberation, data: Draw, room: str) -> Command:
-    return SetRoomRules(
+    return cmd.SetRoomRules(
         room=room,
         turn_limit_ms=_maybe(data, TURN_LIMITS),
         warning_ms=_maybe(data, st.sampled_from([-1, 0, 5_000, 20_000, 200_000])),
@@ -755,7 +700,7 @@ def _reorder_queue(m: Deliberation, data: Draw, room: str) -> Command:
             order.append(order[0])
         else:
             order.append(GHOST)
-    return ReorderQueue(room=room, order=tuple(order))
+    return cmd.ReorderQueue(room=room, order=tuple(order))
 
 
 def _open_poll(m: Deliberation, data: Draw, room: str) -> Command:
@@ -768,7 +713,7 @@ def _open_poll(m: Deliberation, data: Draw, room: str) -> Command:
         options = data.draw(
             st.lists(st.sampled_from(labels), min_size=2, max_size=4, unique=True), label="options"
         )
-    return OpenPoll(
+    return cmd.OpenPoll(
         room=room,
         question=_text(data),
         kind=data.draw(st.sampled_from(["single", "multiple", "scale"]), label="kind"),
@@ -779,84 +724,84 @@ def _open_poll(m: Deliberation, data: Draw, room: str) -> Command:
 
 def _vote(m: Deliberation, data: Draw, room: str) -> Command:
     choices = data.draw(st.lists(st.integers(-1, 5), max_size=3), label="choices")
-    return Vote(room=room, poll_id=m.pick_poll(data, room), choices=tuple(choices))
+    return cmd.Vote(room=room, poll_id=m.pick_poll(data, room), choices=tuple(choices))
 
 
 def _unmute(m: Deliberation, data: Draw, room: str) -> Command:
     muted = m.state.rooms[room].muted if room in m.state.rooms else set()
-    return UnmuteParticipant(room=room, participant=m.pick_participant(data, room, among=muted))
+    return cmd.UnmuteParticipant(room=room, participant=m.pick_participant(data, room, among=muted))
 
 
 def _expire_turn(m: Deliberation, data: Draw, room: str) -> Command:
     turns = sorted(m.state.rooms[room].turns) if room in m.state.rooms else []
-    return ExpireTurn(room=room, turn_id=data.draw(st.sampled_from([*turns, "t0"])))
+    return cmd.ExpireTurn(room=room, turn_id=data.draw(st.sampled_from([*turns, "t0"])))
 
 
 def _expire_item(m: Deliberation, data: Draw, room: str) -> Command:
     items = [item.id for item in m.state.rooms[room].agenda] if room in m.state.rooms else []
-    return ExpireAgendaItem(room=room, item_id=data.draw(st.sampled_from([*items, "a0"])))
+    return cmd.ExpireAgendaItem(room=room, item_id=data.draw(st.sampled_from([*items, "a0"])))
 
 
 BUILDERS: dict[type[Command], Builder] = {
     # The assembly
-    CreateAssembly: lambda m, data, room: CreateAssembly(title=_text(data)),
-    AddParticipant: _add_participant,
-    OpenRound: _open_round,
-    AdjustAllocation: _adjust_allocation,
-    StartRound: lambda m, data, room: StartRound(duration_ms=_maybe(data, DURATIONS)),
-    MoveParticipant: _move_participant,
-    SetRoundTimer: lambda m, data, room: SetRoundTimer(duration_ms=data.draw(DURATIONS)),
-    ExpireRoundTimer: lambda m, data, room: ExpireRoundTimer(
+    cmd.CreateAssembly: lambda m, data, room: cmd.CreateAssembly(title=_text(data)),
+    cmd.AddParticipant: _add_participant,
+    cmd.OpenRound: _open_round,
+    cmd.AdjustAllocation: _adjust_allocation,
+    cmd.StartRound: lambda m, data, room: cmd.StartRound(duration_ms=_maybe(data, DURATIONS)),
+    cmd.MoveParticipant: _move_participant,
+    cmd.SetRoundTimer: lambda m, data, room: cmd.SetRoundTimer(duration_ms=data.draw(DURATIONS)),
+    cmd.ExpireRoundTimer: lambda m, data, room: cmd.ExpireRoundTimer(
         round_id=data.draw(st.sampled_from([*m.round_ids(), "r0"]), label="round")
     ),
-    Broadcast: lambda m, data, room: Broadcast(text=_text(data)),
-    CloseRound: lambda m, data, room: CloseRound(),
+    cmd.Broadcast: lambda m, data, room: cmd.Broadcast(text=_text(data)),
+    cmd.CloseRound: lambda m, data, room: cmd.CloseRound(),
     # Speaking turns
-    RaiseHand: lambda m, data, room: RaiseHand(room=room),
-    LowerHand: lambda m, data, room: LowerHand(room=room),
-    RequestReply: lambda m, data, room: RequestReply(room=room),
-    WithdrawReply: lambda m, data, room: WithdrawReply(room=room),
-    GrantFloor: lambda m, data, room: GrantFloor(
+    cmd.RaiseHand: lambda m, data, room: cmd.RaiseHand(room=room),
+    cmd.LowerHand: lambda m, data, room: cmd.LowerHand(room=room),
+    cmd.RequestReply: lambda m, data, room: cmd.RequestReply(room=room),
+    cmd.WithdrawReply: lambda m, data, room: cmd.WithdrawReply(room=room),
+    cmd.GrantFloor: lambda m, data, room: cmd.GrantFloor(
         room=room,
         participant=None
         if data.draw(st.booleans(), label="next in line?")
         else m.pick_participant(data, room, among=m.queued(room)),
     ),
-    NextSpeaker: lambda m, data, room: NextSpeaker(room=room),
-    YieldFloor: lambda m, data, room: YieldFloor(room=room),
-    ExpireTurn: _expire_turn,
-    ExtendTurn: lambda m, data, room: ExtendTurn(room=room, by_ms=data.draw(DURATIONS)),
-    RevokeFloor: lambda m, data, room: RevokeFloor(
+    cmd.NextSpeaker: lambda m, data, room: cmd.NextSpeaker(room=room),
+    cmd.YieldFloor: lambda m, data, room: cmd.YieldFloor(room=room),
+    cmd.ExpireTurn: _expire_turn,
+    cmd.ExtendTurn: lambda m, data, room: cmd.ExtendTurn(room=room, by_ms=data.draw(DURATIONS)),
+    cmd.RevokeFloor: lambda m, data, room: cmd.RevokeFloor(
         room=room, reason=data.draw(st.sampled_from(REASONS), label="reason")
     ),
-    SetRoomRules: _set_room_rules,
-    ReorderQueue: _reorder_queue,
-    MoveToTop: lambda m, data, room: MoveToTop(
+    cmd.SetRoomRules: _set_room_rules,
+    cmd.ReorderQueue: _reorder_queue,
+    cmd.MoveToTop: lambda m, data, room: cmd.MoveToTop(
         room=room, participant=m.pick_participant(data, room, among=m.queued(room))
     ),
-    RemoveFromQueue: lambda m, data, room: RemoveFromQueue(
+    cmd.RemoveFromQueue: lambda m, data, room: cmd.RemoveFromQueue(
         room=room, participant=m.pick_participant(data, room, among=m.queued(room))
     ),
-    Speak: lambda m, data, room: Speak(room=room, text=_text(data)),
-    Interject: lambda m, data, room: Interject(room=room, text=_text(data)),
+    cmd.Speak: lambda m, data, room: cmd.Speak(room=room, text=_text(data)),
+    cmd.Interject: lambda m, data, room: cmd.Interject(room=room, text=_text(data)),
     # Moderation
-    MuteParticipant: lambda m, data, room: MuteParticipant(
+    cmd.MuteParticipant: lambda m, data, room: cmd.MuteParticipant(
         room=room,
         participant=m.pick_participant(data, room, among=m.in_lanes(room)),
         reason=data.draw(st.sampled_from(REASONS), label="reason"),
     ),
-    UnmuteParticipant: _unmute,
-    RemoveParticipant: lambda m, data, room: RemoveParticipant(
+    cmd.UnmuteParticipant: _unmute,
+    cmd.RemoveParticipant: lambda m, data, room: cmd.RemoveParticipant(
         room=room,
         participant=m.pick_participant(data, room, among=m.in_lanes(room)),
         reason=data.draw(st.sampled_from(REASONS), label="reason"),
     ),
-    LockRoom: lambda m, data, room: LockRoom(room=room),
-    UnlockRoom: lambda m, data, room: UnlockRoom(room=room),
-    PauseRoom: lambda m, data, room: PauseRoom(room=room),
-    ResumeRoom: lambda m, data, room: ResumeRoom(room=room),
+    cmd.LockRoom: lambda m, data, room: cmd.LockRoom(room=room),
+    cmd.UnlockRoom: lambda m, data, room: cmd.UnlockRoom(room=room),
+    cmd.PauseRoom: lambda m, data, room: cmd.PauseRoom(room=room),
+    cmd.ResumeRoom: lambda m, data, room: cmd.ResumeRoom(room=room),
     # Agenda
-    AddAgendaItem: lambda m, data, room: AddAgendaItem(
+    cmd.AddAgendaItem: lambda m, data, room: cmd.AddAgendaItem(
         room=room,
         title=_text(data),
         duration_ms=data.draw(DURATIONS),
@@ -864,82 +809,87 @@ BUILDERS: dict[type[Command], Builder] = {
         if data.draw(st.booleans(), label="no question?")
         else m.pick_node(data, room, ("question",)),
     ),
-    AdvanceAgenda: lambda m, data, room: AdvanceAgenda(room=room),
-    ExtendAgendaItem: lambda m, data, room: ExtendAgendaItem(room=room, by_ms=data.draw(DURATIONS)),
-    ExpireAgendaItem: _expire_item,
+    cmd.AdvanceAgenda: lambda m, data, room: cmd.AdvanceAgenda(room=room),
+    cmd.ExtendAgendaItem: lambda m, data, room: cmd.ExtendAgendaItem(
+        room=room, by_ms=data.draw(DURATIONS)
+    ),
+    cmd.ExpireAgendaItem: _expire_item,
     # Argument threads
-    PoseQuestion: lambda m, data, room: PoseQuestion(room=room, text=_text(data)),
-    PostPosition: lambda m, data, room: PostPosition(
+    cmd.PoseQuestion: lambda m, data, room: cmd.PoseQuestion(room=room, text=_text(data)),
+    cmd.PostPosition: lambda m, data, room: cmd.PostPosition(
         room=room, question_id=m.pick_node(data, room, ("question",)), text=_text(data)
     ),
-    PostArgument: lambda m, data, room: PostArgument(
+    cmd.PostArgument: lambda m, data, room: cmd.PostArgument(
         room=room,
         position_id=m.pick_node(data, room, ("position",)),
         stance=data.draw(st.sampled_from(["for", "against"]), label="stance"),
         text=_text(data),
     ),
-    PostReply: lambda m, data, room: PostReply(
+    cmd.PostReply: lambda m, data, room: cmd.PostReply(
         room=room, parent_id=m.pick_node(data, room, ("argument", "reply")), text=_text(data)
     ),
-    Endorse: lambda m, data, room: Endorse(room=room, node_id=m.pick_node(data, room)),
-    WithdrawEndorsement: lambda m, data, room: WithdrawEndorsement(
+    cmd.Endorse: lambda m, data, room: cmd.Endorse(room=room, node_id=m.pick_node(data, room)),
+    cmd.WithdrawEndorsement: lambda m, data, room: cmd.WithdrawEndorsement(
         room=room, node_id=m.pick_node(data, room)
     ),
-    HidePost: lambda m, data, room: HidePost(
+    cmd.HidePost: lambda m, data, room: cmd.HidePost(
         room=room,
         node_id=m.pick_node(data, room),
         reason=data.draw(st.sampled_from(REASONS), label="reason"),
     ),
-    UnhidePost: lambda m, data, room: UnhidePost(
+    cmd.UnhidePost: lambda m, data, room: cmd.UnhidePost(
         room=room,
         node_id=m.pick_node(data, room),
         reason=data.draw(st.sampled_from(REASONS), label="reason"),
     ),
-    MergeNodes: lambda m, data, room: MergeNodes(
+    cmd.MergeNodes: lambda m, data, room: cmd.MergeNodes(
         room=room, duplicate_id=m.pick_node(data, room), into_id=m.pick_node(data, room)
     ),
-    LinkTurn: lambda m, data, room: LinkTurn(room=room, node_id=m.pick_node(data, room)),
+    cmd.LinkTurn: lambda m, data, room: cmd.LinkTurn(room=room, node_id=m.pick_node(data, room)),
     # Polls
-    OpenPoll: _open_poll,
-    Vote: _vote,
-    ClosePoll: lambda m, data, room: ClosePoll(room=room, poll_id=m.pick_poll(data, room)),
+    cmd.OpenPoll: _open_poll,
+    cmd.Vote: _vote,
+    cmd.ClosePoll: lambda m, data, room: cmd.ClosePoll(room=room, poll_id=m.pick_poll(data, room)),
 }
 
 COMMAND_TYPES = sorted(Command.registry.values(), key=lambda command_type: command_type.name)
 # The heart of a room, drawn more often: a hand is raised more often than a room is locked.
 # Shrinking moves towards the first entry of each list, so the most telling one comes first.
 TURN_COMMANDS = [
-    RaiseHand, RaiseHand, RaiseHand, RequestReply, RequestReply, GrantFloor, GrantFloor,
-    NextSpeaker, NextSpeaker, YieldFloor, Speak, LowerHand, WithdrawReply, ExtendTurn,
-    SetRoomRules, PauseRoom, ResumeRoom,
+    cmd.RaiseHand, cmd.RaiseHand, cmd.RaiseHand, cmd.RequestReply, cmd.RequestReply, cmd.GrantFloor,
+    cmd.GrantFloor, cmd.NextSpeaker, cmd.NextSpeaker, cmd.YieldFloor, cmd.Speak, cmd.LowerHand,
+    cmd.WithdrawReply, cmd.ExtendTurn, cmd.SetRoomRules, cmd.PauseRoom, cmd.ResumeRoom,
 ]  # fmt: skip
 MODERATION_COMMANDS = [
-    RevokeFloor, ReorderQueue, MoveToTop, RemoveFromQueue, MuteParticipant, UnmuteParticipant,
-    RemoveParticipant, PauseRoom, ResumeRoom, LockRoom, UnlockRoom, LinkTurn, Interject,
+    cmd.RevokeFloor, cmd.ReorderQueue, cmd.MoveToTop, cmd.RemoveFromQueue, cmd.MuteParticipant,
+    cmd.UnmuteParticipant, cmd.RemoveParticipant, cmd.PauseRoom, cmd.ResumeRoom, cmd.LockRoom,
+    cmd.UnlockRoom, cmd.LinkTurn, cmd.Interject,
 ]  # fmt: skip
 DELIBERATION_COMMANDS = [
-    PostPosition, PostArgument, PoseQuestion, PostPosition, PostArgument, PostReply, Endorse,
-    WithdrawEndorsement, HidePost, UnhidePost, MergeNodes, OpenPoll, Vote, Vote, ClosePoll,
-    AddAgendaItem, AdvanceAgenda, AdvanceAgenda, ExtendAgendaItem,
+    cmd.PostPosition, cmd.PostArgument, cmd.PoseQuestion, cmd.PostPosition, cmd.PostArgument,
+    cmd.PostReply, cmd.Endorse, cmd.WithdrawEndorsement, cmd.HidePost, cmd.UnhidePost,
+    cmd.MergeNodes, cmd.OpenPoll, cmd.Vote, cmd.Vote, cmd.ClosePoll, cmd.AddAgendaItem,
+    cmd.AdvanceAgenda, cmd.AdvanceAgenda, cmd.ExtendAgendaItem,
 ]  # fmt: skip
 ROUND_COMMANDS = [
-    OpenRound, OpenRound, StartRound, StartRound, AdjustAllocation, MoveParticipant,
-    MoveParticipant, SetRoundTimer, CloseRound, CloseRound, AddParticipant,
+    cmd.OpenRound, cmd.OpenRound, cmd.StartRound, cmd.StartRound, cmd.AdjustAllocation,
+    cmd.MoveParticipant, cmd.MoveParticipant, cmd.SetRoundTimer, cmd.CloseRound, cmd.CloseRound,
+    cmd.AddParticipant,
 ]  # fmt: skip
-EXPIRIES = (ExpireTurn, ExpireAgendaItem, ExpireRoundTimer)
+EXPIRIES = (cmd.ExpireTurn, cmd.ExpireAgendaItem, cmd.ExpireRoundTimer)
 
 
 def test_an_automatic_plenary_passes_the_floor_on_when_a_round_starts() -> None:
     """Found by the state machine: the speaker left for a breakout room and `late`, who joined
     after the proposal and stays behind, waited in an automatic plenary with the floor free."""
     world = assembly(jurors=2)
-    world.run("lead", SetRoomRules(room=PLENARY_ROOM, auto=True))
-    world.run("j1", RaiseHand(room=PLENARY_ROOM))  # auto: j1 speaks at once
-    world.run("lead", OpenRound(room_count=1))
+    world.run("lead", cmd.SetRoomRules(room=PLENARY_ROOM, auto=True))
+    world.run("j1", cmd.RaiseHand(room=PLENARY_ROOM))  # auto: j1 speaks at once
+    world.run("lead", cmd.OpenRound(room_count=1))
     world.add("late", Role.JUROR)
-    world.run("late", RequestReply(room=PLENARY_ROOM))
+    world.run("late", cmd.RequestReply(room=PLENARY_ROOM))
 
-    world.run("lead", StartRound())
+    world.run("lead", cmd.StartRound())
 
     assert world.plenary.floor is not None and world.plenary.floor.speaker == "late"
     assert replay(world.log) == world.state
@@ -949,13 +899,13 @@ def test_next_speaker_in_an_automatic_room_never_leaves_the_floor_idle() -> None
     """Found by the state machine: `j2`, replying and also queued for a turn of their own, was
     passed over by `next_speaker` though no one else waited, and the floor stayed free."""
     world = assembly(jurors=2)
-    world.run("f1", SetRoomRules(room=PLENARY_ROOM, auto=True))
-    world.run("j1", RaiseHand(room=PLENARY_ROOM))  # auto: j1 speaks at once
-    world.run("j2", RequestReply(room=PLENARY_ROOM))
-    world.run("j2", RaiseHand(room=PLENARY_ROOM))
-    world.run("j1", YieldFloor(room=PLENARY_ROOM))  # auto: j2 replies, and stays queued
+    world.run("f1", cmd.SetRoomRules(room=PLENARY_ROOM, auto=True))
+    world.run("j1", cmd.RaiseHand(room=PLENARY_ROOM))  # auto: j1 speaks at once
+    world.run("j2", cmd.RequestReply(room=PLENARY_ROOM))
+    world.run("j2", cmd.RaiseHand(room=PLENARY_ROOM))
+    world.run("j1", cmd.YieldFloor(room=PLENARY_ROOM))  # auto: j2 replies, and stays queued
 
-    world.run("f1", NextSpeaker(room=PLENARY_ROOM))
+    world.run("f1", cmd.NextSpeaker(room=PLENARY_ROOM))
 
     turn = world.plenary.floor
     assert turn is not None and (turn.speaker, turn.kind) == ("j2", "turn")

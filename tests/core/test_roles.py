@@ -13,69 +13,8 @@ from typing import TypeVar
 import pytest
 
 from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Command, ErrorCode, Event, Refusal, Role
-from facilitation.commands import (
-    AddAgendaItem,
-    AddParticipant,
-    AdjustAllocation,
-    AdvanceAgenda,
-    Broadcast,
-    ClosePoll,
-    CloseRound,
-    CreateAssembly,
-    Endorse,
-    ExpireAgendaItem,
-    ExpireRoundTimer,
-    ExpireTurn,
-    ExtendAgendaItem,
-    ExtendTurn,
-    GrantFloor,
-    HidePost,
-    Interject,
-    LinkTurn,
-    LockRoom,
-    LowerHand,
-    MergeNodes,
-    MoveParticipant,
-    MoveToTop,
-    MuteParticipant,
-    NextSpeaker,
-    OpenPoll,
-    OpenRound,
-    PauseRoom,
-    PoseQuestion,
-    PostArgument,
-    PostPosition,
-    PostReply,
-    RaiseHand,
-    RemoveFromQueue,
-    RemoveParticipant,
-    ReorderQueue,
-    RequestReply,
-    ResumeRoom,
-    RevokeFloor,
-    SetRoomRules,
-    SetRoundTimer,
-    Speak,
-    StartRound,
-    UnhidePost,
-    UnlockRoom,
-    UnmuteParticipant,
-    Vote,
-    WithdrawEndorsement,
-    WithdrawReply,
-    YieldFloor,
-)
-from facilitation.events import (
-    AgendaItemStarted,
-    ArgumentPosted,
-    FloorGranted,
-    PollOpened,
-    PositionPosted,
-    QuestionPosed,
-    ReplyPosted,
-    RoundProposed,
-    RoundStarted,
-)
+from facilitation import commands as cmd
+from facilitation import events as ev
 from facilitation.registry import RULES, role_of
 from tests.core.builders import World, assembly
 
@@ -117,44 +56,50 @@ def _build_rich() -> tuple[World, Ids]:
     reply, an open poll, and an agenda of two items whose first is running.
     """
     world = assembly(jurors=6, facilitators=2)
-    world.run("j2", RaiseHand(room=P))
-    world.run("j3", RaiseHand(room=P))
-    turn = _only(world.run("f1", GrantFloor(room=P, participant="j1")), FloorGranted).turn_id
-    world.run("j4", RequestReply(room=P))
-    question = _only(world.run("f1", PoseQuestion(room=P, text="Who decides?")), QuestionPosed)
+    world.run("j2", cmd.RaiseHand(room=P))
+    world.run("j3", cmd.RaiseHand(room=P))
+    turn = _only(world.run("f1", cmd.GrantFloor(room=P, participant="j1")), ev.FloorGranted).turn_id
+    world.run("j4", cmd.RequestReply(room=P))
+    question = _only(
+        world.run("f1", cmd.PoseQuestion(room=P, text="Who decides?")), ev.QuestionPosed
+    )
     position = _only(
-        world.run("j2", PostPosition(room=P, question_id=question.node_id, text="The jury")),
-        PositionPosted,
+        world.run("j2", cmd.PostPosition(room=P, question_id=question.node_id, text="The jury")),
+        ev.PositionPosted,
     )
     duplicate = _only(
-        world.run("j3", PostPosition(room=P, question_id=question.node_id, text="The jurors")),
-        PositionPosted,
+        world.run("j3", cmd.PostPosition(room=P, question_id=question.node_id, text="The jurors")),
+        ev.PositionPosted,
     )
     argument = _only(
         world.run(
             "j2",
-            PostArgument(room=P, position_id=position.node_id, stance="for", text="They listen"),
+            cmd.PostArgument(
+                room=P, position_id=position.node_id, stance="for", text="They listen"
+            ),
         ),
-        ArgumentPosted,
+        ev.ArgumentPosted,
     )
     reply = _only(
-        world.run("j3", PostReply(room=P, parent_id=argument.node_id, text="Not always")),
-        ReplyPosted,
+        world.run("j3", cmd.PostReply(room=P, parent_id=argument.node_id, text="Not always")),
+        ev.ReplyPosted,
     )
     hidden = _only(
-        world.run("j3", PostReply(room=P, parent_id=argument.node_id, text="Rude remark")),
-        ReplyPosted,
+        world.run("j3", cmd.PostReply(room=P, parent_id=argument.node_id, text="Rude remark")),
+        ev.ReplyPosted,
     )
-    world.run("f1", HidePost(room=P, node_id=hidden.node_id, reason="personal attack"))
-    world.run("j2", Endorse(room=P, node_id=argument.node_id))
+    world.run("f1", cmd.HidePost(room=P, node_id=hidden.node_id, reason="personal attack"))
+    world.run("j2", cmd.Endorse(room=P, node_id=argument.node_id))
     poll = _only(
-        world.run("f1", OpenPoll(room=P, question="Continue?", kind="single", options=("Y", "N"))),
-        PollOpened,
+        world.run(
+            "f1", cmd.OpenPoll(room=P, question="Continue?", kind="single", options=("Y", "N"))
+        ),
+        ev.PollOpened,
     )
-    world.run("f1", AddAgendaItem(room=P, title="Opening", duration_ms=600_000))
-    world.run("f1", AddAgendaItem(room=P, title="Evidence", duration_ms=600_000))
-    item = _only(world.run("f1", AdvanceAgenda(room=P)), AgendaItemStarted)
-    world.run("f1", MuteParticipant(room=P, participant="j6", reason="too loud"))
+    world.run("f1", cmd.AddAgendaItem(room=P, title="Opening", duration_ms=600_000))
+    world.run("f1", cmd.AddAgendaItem(room=P, title="Evidence", duration_ms=600_000))
+    item = _only(world.run("f1", cmd.AdvanceAgenda(room=P)), ev.AgendaItemStarted)
+    world.run("f1", cmd.MuteParticipant(room=P, participant="j6", reason="too loud"))
     ids = Ids(
         turn=turn,
         question=question.node_id,
@@ -174,34 +119,34 @@ RICH, IDS = _build_rich()
 
 def _locked() -> World:
     world = copy.deepcopy(RICH)
-    world.run("f1", LockRoom(room=P))
+    world.run("f1", cmd.LockRoom(room=P))
     return world
 
 
 def _paused() -> World:
     world = copy.deepcopy(RICH)
-    world.run("f1", PauseRoom(room=P))
+    world.run("f1", cmd.PauseRoom(room=P))
     return world
 
 
 def _floor_free() -> World:
     world = copy.deepcopy(RICH)
-    world.run("j1", YieldFloor(room=P))
+    world.run("j1", cmd.YieldFloor(room=P))
     return world
 
 
-def _build_proposed() -> tuple[World, RoundProposed]:
+def _build_proposed() -> tuple[World, ev.RoundProposed]:
     world = assembly(jurors=6, facilitators=2)
-    proposal = _only(world.run("lead", OpenRound(room_count=2)), RoundProposed)
+    proposal = _only(world.run("lead", cmd.OpenRound(room_count=2)), ev.RoundProposed)
     return world, proposal
 
 
 PROPOSED, PROPOSAL = _build_proposed()
 
 
-def _build_running() -> tuple[World, RoundStarted]:
+def _build_running() -> tuple[World, ev.RoundStarted]:
     world = copy.deepcopy(PROPOSED)
-    started = _only(world.run("lead", StartRound(duration_ms=1_800_000)), RoundStarted)
+    started = _only(world.run("lead", cmd.StartRound(duration_ms=1_800_000)), ev.RoundStarted)
     return world, started
 
 
@@ -210,15 +155,15 @@ FIRST_ROOM, SECOND_ROOM = PROPOSAL.rooms[0], PROPOSAL.rooms[1]
 
 # The state each command is tried in, when the rich plenary is not the right one.
 SCENES: dict[type[Command], Callable[[], World]] = {
-    AdjustAllocation: lambda: copy.deepcopy(PROPOSED),
-    StartRound: lambda: copy.deepcopy(PROPOSED),
-    MoveParticipant: lambda: copy.deepcopy(RUNNING),
-    SetRoundTimer: lambda: copy.deepcopy(RUNNING),
-    ExpireRoundTimer: lambda: copy.deepcopy(RUNNING),
-    CloseRound: lambda: copy.deepcopy(RUNNING),
-    GrantFloor: _floor_free,
-    UnlockRoom: _locked,
-    ResumeRoom: _paused,
+    cmd.AdjustAllocation: lambda: copy.deepcopy(PROPOSED),
+    cmd.StartRound: lambda: copy.deepcopy(PROPOSED),
+    cmd.MoveParticipant: lambda: copy.deepcopy(RUNNING),
+    cmd.SetRoundTimer: lambda: copy.deepcopy(RUNNING),
+    cmd.ExpireRoundTimer: lambda: copy.deepcopy(RUNNING),
+    cmd.CloseRound: lambda: copy.deepcopy(RUNNING),
+    cmd.GrantFloor: _floor_free,
+    cmd.UnlockRoom: _locked,
+    cmd.ResumeRoom: _paused,
 }
 
 
@@ -230,79 +175,81 @@ def scene_for(command_type: type[Command]) -> World:
 
 EXAMPLES: dict[type[Command], Command] = {
     # The assembly
-    CreateAssembly: CreateAssembly(title="A second jury"),
-    AddParticipant: AddParticipant(
+    cmd.CreateAssembly: cmd.CreateAssembly(title="A second jury"),
+    cmd.AddParticipant: cmd.AddParticipant(
         participant="newcomer", display_name="Newcomer", role=Role.JUROR
     ),
-    OpenRound: OpenRound(room_count=2),
-    AdjustAllocation: AdjustAllocation(
+    cmd.OpenRound: cmd.OpenRound(room_count=2),
+    cmd.AdjustAllocation: cmd.AdjustAllocation(
         participant=FIRST_ROOM.jurors[0], to_room=SECOND_ROOM.room_id
     ),
-    StartRound: StartRound(duration_ms=1_800_000),
-    MoveParticipant: MoveParticipant(participant=FIRST_ROOM.jurors[0], to_room=P),
-    SetRoundTimer: SetRoundTimer(duration_ms=600_000),
-    ExpireRoundTimer: ExpireRoundTimer(round_id=STARTED.round_id),
-    Broadcast: Broadcast(text="Back in five minutes"),
-    CloseRound: CloseRound(),
+    cmd.StartRound: cmd.StartRound(duration_ms=1_800_000),
+    cmd.MoveParticipant: cmd.MoveParticipant(participant=FIRST_ROOM.jurors[0], to_room=P),
+    cmd.SetRoundTimer: cmd.SetRoundTimer(duration_ms=600_000),
+    cmd.ExpireRoundTimer: cmd.ExpireRoundTimer(round_id=STARTED.round_id),
+    cmd.Broadcast: cmd.Broadcast(text="Back in five minutes"),
+    cmd.CloseRound: cmd.CloseRound(),
     # Speaking turns
-    RaiseHand: RaiseHand(room=P),
-    LowerHand: LowerHand(room=P),
-    RequestReply: RequestReply(room=P),
-    WithdrawReply: WithdrawReply(room=P),
-    GrantFloor: GrantFloor(room=P),
-    NextSpeaker: NextSpeaker(room=P),
-    YieldFloor: YieldFloor(room=P),
-    ExpireTurn: ExpireTurn(room=P, turn_id=IDS.turn),
-    ExtendTurn: ExtendTurn(room=P, by_ms=60_000),
-    RevokeFloor: RevokeFloor(room=P, reason="off topic"),
-    SetRoomRules: SetRoomRules(room=P, turn_limit_ms=180_000, policy="equity"),
-    ReorderQueue: ReorderQueue(room=P, order=("j3", "j2")),
-    MoveToTop: MoveToTop(room=P, participant="j3"),
-    RemoveFromQueue: RemoveFromQueue(room=P, participant="j2"),
-    Speak: Speak(room=P, text="I think we should hear the experts first."),
-    Interject: Interject(room=P, text="One minute left."),
+    cmd.RaiseHand: cmd.RaiseHand(room=P),
+    cmd.LowerHand: cmd.LowerHand(room=P),
+    cmd.RequestReply: cmd.RequestReply(room=P),
+    cmd.WithdrawReply: cmd.WithdrawReply(room=P),
+    cmd.GrantFloor: cmd.GrantFloor(room=P),
+    cmd.NextSpeaker: cmd.NextSpeaker(room=P),
+    cmd.YieldFloor: cmd.YieldFloor(room=P),
+    cmd.ExpireTurn: cmd.ExpireTurn(room=P, turn_id=IDS.turn),
+    cmd.ExtendTurn: cmd.ExtendTurn(room=P, by_ms=60_000),
+    cmd.RevokeFloor: cmd.RevokeFloor(room=P, reason="off topic"),
+    cmd.SetRoomRules: cmd.SetRoomRules(room=P, turn_limit_ms=180_000, policy="equity"),
+    cmd.ReorderQueue: cmd.ReorderQueue(room=P, order=("j3", "j2")),
+    cmd.MoveToTop: cmd.MoveToTop(room=P, participant="j3"),
+    cmd.RemoveFromQueue: cmd.RemoveFromQueue(room=P, participant="j2"),
+    cmd.Speak: cmd.Speak(room=P, text="I think we should hear the experts first."),
+    cmd.Interject: cmd.Interject(room=P, text="One minute left."),
     # Moderation
-    MuteParticipant: MuteParticipant(room=P, participant="j5", reason="shouting"),
-    UnmuteParticipant: UnmuteParticipant(room=P, participant="j6"),
-    RemoveParticipant: RemoveParticipant(room=P, participant="j5", reason="asked to leave"),
-    LockRoom: LockRoom(room=P),
-    UnlockRoom: UnlockRoom(room=P),
-    PauseRoom: PauseRoom(room=P),
-    ResumeRoom: ResumeRoom(room=P),
+    cmd.MuteParticipant: cmd.MuteParticipant(room=P, participant="j5", reason="shouting"),
+    cmd.UnmuteParticipant: cmd.UnmuteParticipant(room=P, participant="j6"),
+    cmd.RemoveParticipant: cmd.RemoveParticipant(room=P, participant="j5", reason="asked to leave"),
+    cmd.LockRoom: cmd.LockRoom(room=P),
+    cmd.UnlockRoom: cmd.UnlockRoom(room=P),
+    cmd.PauseRoom: cmd.PauseRoom(room=P),
+    cmd.ResumeRoom: cmd.ResumeRoom(room=P),
     # Agenda
-    AddAgendaItem: AddAgendaItem(
+    cmd.AddAgendaItem: cmd.AddAgendaItem(
         room=P, title="Deliberation", duration_ms=900_000, question_id=IDS.question
     ),
-    AdvanceAgenda: AdvanceAgenda(room=P),
-    ExtendAgendaItem: ExtendAgendaItem(room=P, by_ms=300_000),
-    ExpireAgendaItem: ExpireAgendaItem(room=P, item_id=IDS.running_item),
+    cmd.AdvanceAgenda: cmd.AdvanceAgenda(room=P),
+    cmd.ExtendAgendaItem: cmd.ExtendAgendaItem(room=P, by_ms=300_000),
+    cmd.ExpireAgendaItem: cmd.ExpireAgendaItem(room=P, item_id=IDS.running_item),
     # Argument threads
-    PoseQuestion: PoseQuestion(room=P, text="What should the city fund first?"),
-    PostPosition: PostPosition(room=P, question_id=IDS.question, text="The council"),
-    PostArgument: PostArgument(
+    cmd.PoseQuestion: cmd.PoseQuestion(room=P, text="What should the city fund first?"),
+    cmd.PostPosition: cmd.PostPosition(room=P, question_id=IDS.question, text="The council"),
+    cmd.PostArgument: cmd.PostArgument(
         room=P, position_id=IDS.position, stance="against", text="They are far away"
     ),
-    PostReply: PostReply(room=P, parent_id=IDS.reply, text="Fair point"),
-    Endorse: Endorse(room=P, node_id=IDS.argument),
-    WithdrawEndorsement: WithdrawEndorsement(room=P, node_id=IDS.argument),
-    HidePost: HidePost(room=P, node_id=IDS.reply, reason="off topic"),
-    UnhidePost: UnhidePost(room=P, node_id=IDS.hidden_reply, reason="on appeal"),
-    MergeNodes: MergeNodes(room=P, duplicate_id=IDS.duplicate_position, into_id=IDS.position),
-    LinkTurn: LinkTurn(room=P, node_id=IDS.argument),
+    cmd.PostReply: cmd.PostReply(room=P, parent_id=IDS.reply, text="Fair point"),
+    cmd.Endorse: cmd.Endorse(room=P, node_id=IDS.argument),
+    cmd.WithdrawEndorsement: cmd.WithdrawEndorsement(room=P, node_id=IDS.argument),
+    cmd.HidePost: cmd.HidePost(room=P, node_id=IDS.reply, reason="off topic"),
+    cmd.UnhidePost: cmd.UnhidePost(room=P, node_id=IDS.hidden_reply, reason="on appeal"),
+    cmd.MergeNodes: cmd.MergeNodes(
+        room=P, duplicate_id=IDS.duplicate_position, into_id=IDS.position
+    ),
+    cmd.LinkTurn: cmd.LinkTurn(room=P, node_id=IDS.argument),
     # Polls
-    OpenPoll: OpenPoll(room=P, question="How sure are you?", kind="scale"),
-    Vote: Vote(room=P, poll_id=IDS.poll, choices=(0,)),
-    ClosePoll: ClosePoll(room=P, poll_id=IDS.poll),
+    cmd.OpenPoll: cmd.OpenPoll(room=P, question="How sure are you?", kind="scale"),
+    cmd.Vote: cmd.Vote(room=P, poll_id=IDS.poll, choices=(0,)),
+    cmd.ClosePoll: cmd.ClosePoll(room=P, poll_id=IDS.poll),
 }
 
 # The juror who tries each juror command: one for whom it makes sense (`j5` is free).
 JUROR_ACTING: dict[type[Command], str] = {
-    YieldFloor: "j1",
-    Speak: "j1",
-    LinkTurn: "j1",
-    LowerHand: "j2",
-    WithdrawEndorsement: "j2",
-    WithdrawReply: "j4",
+    cmd.YieldFloor: "j1",
+    cmd.Speak: "j1",
+    cmd.LinkTurn: "j1",
+    cmd.LowerHand: "j2",
+    cmd.WithdrawEndorsement: "j2",
+    cmd.WithdrawReply: "j4",
 }
 
 # Who stands for each role: a participant of that role, the system actor, or nobody we know.
@@ -398,7 +345,7 @@ def test_before_the_assembly_exists_the_system_may_only_create_it(
     """With no roster yet, only the system has a role; it meets `no_assembly` or `forbidden`."""
     world = World()
     code = try_command(world, SYSTEM_ACTOR, example(command_type))
-    if command_type is CreateAssembly:
+    if command_type is cmd.CreateAssembly:
         assert code is None
     elif Role.SYSTEM in command_type.roles:
         assert code is ErrorCode.NO_ASSEMBLY
@@ -411,7 +358,7 @@ def test_before_the_assembly_exists_the_system_may_only_create_it(
 def test_every_example_succeeds_for_a_role_it_names(command_type: type[Command]) -> None:
     """The scenes are rich enough that each example is a real success, not a lucky refusal."""
     command = example(command_type)
-    if command_type is CreateAssembly:
+    if command_type is cmd.CreateAssembly:
         world = World()
         actor = SYSTEM_ACTOR
     else:
@@ -419,7 +366,7 @@ def test_every_example_succeeds_for_a_role_it_names(command_type: type[Command])
         who = next(who for who in ("lead", "system", "facilitator", "juror")
                    if ACTORS[who][0] in command_type.roles)  # fmt: skip
         _, actor = actor_for(command_type, who)
-    if command_type in (ExpireTurn, ExpireAgendaItem, ExpireRoundTimer):
+    if command_type in (cmd.ExpireTurn, cmd.ExpireAgendaItem, cmd.ExpireRoundTimer):
         world.tick(DAY_MS)  # past every deadline, so the expiry has something to end
 
     events = world.run(actor, command)

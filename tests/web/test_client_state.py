@@ -38,69 +38,8 @@ from facilitation import (
     decide,
     evolve,
 )
-from facilitation.commands import (
-    AddAgendaItem,
-    AddParticipant,
-    AdjustAllocation,
-    AdvanceAgenda,
-    Broadcast,
-    ClosePoll,
-    CloseRound,
-    CreateAssembly,
-    Endorse,
-    ExpireAgendaItem,
-    ExpireRoundTimer,
-    ExpireTurn,
-    ExtendAgendaItem,
-    ExtendTurn,
-    GrantFloor,
-    HidePost,
-    Interject,
-    LinkTurn,
-    LockRoom,
-    LowerHand,
-    MergeNodes,
-    MoveParticipant,
-    MoveToTop,
-    MuteParticipant,
-    NextSpeaker,
-    OpenPoll,
-    OpenRound,
-    PauseRoom,
-    PoseQuestion,
-    PostArgument,
-    PostPosition,
-    PostReply,
-    RaiseHand,
-    RemoveFromQueue,
-    RemoveParticipant,
-    ReorderQueue,
-    RequestReply,
-    ResumeRoom,
-    RevokeFloor,
-    SetRoomRules,
-    SetRoundTimer,
-    Speak,
-    StartRound,
-    UnhidePost,
-    UnlockRoom,
-    UnmuteParticipant,
-    Vote,
-    WithdrawEndorsement,
-    WithdrawReply,
-    YieldFloor,
-)
-from facilitation.events import (
-    AgendaItemAdded,
-    ArgumentPosted,
-    ParticipantMoved,
-    ParticipantRemoved,
-    PollOpened,
-    PositionPosted,
-    QuestionPosed,
-    ReplyPosted,
-    RoundClosed,
-)
+from facilitation import commands as cmd
+from facilitation import events as ev
 from facilitation.metrics import room_fairness
 from facilitation.state import Room
 from server.audience import Audience, payloads, pseudonymise, pseudonyms
@@ -170,7 +109,9 @@ class Recording(World):
     def __init__(self, *, pseudonymous: bool) -> None:
         super().__init__()
         self.viewers: list[Viewer] = []
-        self.run(SYSTEM_ACTOR, CreateAssembly(title="Jury on housing", pseudonymous=pseudonymous))
+        self.run(
+            SYSTEM_ACTOR, cmd.CreateAssembly(title="Jury on housing", pseudonymous=pseudonymous)
+        )
 
     # --- What the server would send ---------------------------------------------------------
 
@@ -202,7 +143,7 @@ class Recording(World):
                 if event.room in viewer.connection.streams:
                     viewer.steps.append({"event": as_json(delivered[viewer.audience])})
                     self.learn(viewer, event)
-                elif isinstance(event, ParticipantRemoved):
+                elif isinstance(event, ev.ParticipantRemoved):
                     who = self.shown(viewer, event.participant)
                     viewer.unseen_removals[who] = event.room
         self.log.extend(events)
@@ -226,9 +167,9 @@ class Recording(World):
 
     def learn(self, viewer: Viewer, event: Event) -> None:
         """Events that tell a viewer where a juror removed out of its sight now is."""
-        if isinstance(event, ParticipantMoved):
+        if isinstance(event, ev.ParticipantMoved):
             viewer.unseen_removals.pop(self.shown(viewer, event.participant), None)
-        if isinstance(event, RoundClosed):
+        if isinstance(event, ev.RoundClosed):
             self.forget_lag(viewer, lambda room: self.room(room).round_id == event.round_id)
 
     @staticmethod
@@ -285,12 +226,12 @@ class Recording(World):
     def hand(self, juror: str, room_id: str) -> None:
         """`juror` raises a hand unless it is up already."""
         if not self.room(room_id).queued(juror):
-            self.run(juror, RaiseHand(room=room_id))
+            self.run(juror, cmd.RaiseHand(room=room_id))
 
     def juror(self, name: str, *, attributes: dict[str, str]) -> None:
         self.run(
             SYSTEM_ACTOR,
-            AddParticipant(
+            cmd.AddParticipant(
                 participant=name, display_name=name.title(), role=Role.JUROR, attributes=attributes
             ),
         )
@@ -323,93 +264,96 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.juror("j8", attributes=attributes(7))
     s.connect("j8", "j8")
     s.add("press", Role.OBSERVER)
-    s.run("lead", Broadcast(text="Welcome to the jury."))
+    s.run("lead", cmd.Broadcast(text="Welcome to the jury."))
 
     # A full turn cycle, first come first served: the floor, replies, the clock.
     for juror in ("j1", "j2", "j3"):
-        s.run(juror, RaiseHand(room=P))
-    s.run("f1", GrantFloor(room=P))
-    s.run("j2", RequestReply(room=P))
-    s.run("j4", RequestReply(room=P))
-    s.run("j1", Speak(room=P, text="Rents have doubled in ten years."))
+        s.run(juror, cmd.RaiseHand(room=P))
+    s.run("f1", cmd.GrantFloor(room=P))
+    s.run("j2", cmd.RequestReply(room=P))
+    s.run("j4", cmd.RequestReply(room=P))
+    s.run("j1", cmd.Speak(room=P, text="Rents have doubled in ten years."))
     s.tick(30_000)
-    s.run("f1", Interject(room=P, text="Half a minute more, then the replies."))
-    s.run("f1", ExtendTurn(room=P, by_ms=30_000))
+    s.run("f1", cmd.Interject(room=P, text="Half a minute more, then the replies."))
+    s.run("f1", cmd.ExtendTurn(room=P, by_ms=30_000))
     s.tick(20_000)
-    s.run("j1", YieldFloor(room=P))
-    s.run("f1", GrantFloor(room=P))  # j2 replies
+    s.run("j1", cmd.YieldFloor(room=P))
+    s.run("f1", cmd.GrantFloor(room=P))  # j2 replies
     s.tick(10_000)
-    s.run("f1", NextSpeaker(room=P))  # j4 replies
+    s.run("f1", cmd.NextSpeaker(room=P))  # j4 replies
     reply_turn = s.room(P).floor
     assert reply_turn is not None
     s.tick(45_000)
-    s.run(SYSTEM_ACTOR, ExpireTurn(room=P, turn_id=reply_turn.id))
-    s.run("f1", NextSpeaker(room=P))  # j2's own turn: the reply lane starts afresh
-    s.run("j3", RequestReply(room=P))
+    s.run(SYSTEM_ACTOR, cmd.ExpireTurn(room=P, turn_id=reply_turn.id))
+    s.run("f1", cmd.NextSpeaker(room=P))  # j2's own turn: the reply lane starts afresh
+    s.run("j3", cmd.RequestReply(room=P))
     s.tick(12_000)
-    s.run("f1", RevokeFloor(room=P, reason="Off topic"))
+    s.run("f1", cmd.RevokeFloor(room=P, reason="Off topic"))
 
     # The queue by hand.
     for juror in ("j4", "j5", "j6"):
         s.tick(1_000)
-        s.run(juror, RaiseHand(room=P))
-    s.run("f1", ReorderQueue(room=P, order=("j5", "j3", "j6", "j4")))
-    s.run("f1", MoveToTop(room=P, participant="j4"))
-    s.run("f1", RemoveFromQueue(room=P, participant="j6"))
-    s.run("j5", LowerHand(room=P))
-    s.run("j3", WithdrawReply(room=P))
+        s.run(juror, cmd.RaiseHand(room=P))
+    s.run("f1", cmd.ReorderQueue(room=P, order=("j5", "j3", "j6", "j4")))
+    s.run("f1", cmd.MoveToTop(room=P, participant="j4"))
+    s.run("f1", cmd.RemoveFromQueue(room=P, participant="j6"))
+    s.run("j5", cmd.LowerHand(room=P))
+    s.run("j3", cmd.WithdrawReply(room=P))
 
     # Equity: the switch re-sorts the queue, new hands go by speaking time.
-    s.run("f1", SetRoomRules(room=P, policy="equity", turn_limit_ms=MINUTE))
+    s.run("f1", cmd.SetRoomRules(room=P, policy="equity", turn_limit_ms=MINUTE))
     for juror in ("j1", "j5", "j6", "j2"):
         s.tick(1_000)
-        s.run(juror, RaiseHand(room=P))
-    s.run("f1", SetRoomRules(room=P, auto=True))  # the floor goes at once to the first in line
+        s.run(juror, cmd.RaiseHand(room=P))
+    s.run("f1", cmd.SetRoomRules(room=P, auto=True))  # the floor goes at once to the first in line
     s.tick(15_000)
-    s.run("f1", PauseRoom(room=P))
+    s.run("f1", cmd.PauseRoom(room=P))
     s.tick(10_000)
-    s.run("f1", ResumeRoom(room=P))
+    s.run("f1", cmd.ResumeRoom(room=P))
     s.connect("lead, late", "lead")  # a snapshot of a turn that was paused
     s.tick(5_000)
-    s.run("f1", ExtendTurn(room=P, by_ms=20_000))
-    s.run(s.speaker(P), YieldFloor(room=P))  # auto: the next in line speaks
+    s.run("f1", cmd.ExtendTurn(room=P, by_ms=20_000))
+    s.run(s.speaker(P), cmd.YieldFloor(room=P))  # auto: the next in line speaks
     s.tick(8_000)
-    s.run("f1", PauseRoom(room=P))
-    s.run("j7", RaiseHand(room=P))
-    s.run(s.speaker(P), YieldFloor(room=P))  # paused: nobody gets the floor
+    s.run("f1", cmd.PauseRoom(room=P))
+    s.run("j7", cmd.RaiseHand(room=P))
+    s.run(s.speaker(P), cmd.YieldFloor(room=P))  # paused: nobody gets the floor
     s.tick(4_000)
-    s.run("f1", ResumeRoom(room=P))  # now the next one does
+    s.run("f1", cmd.ResumeRoom(room=P))  # now the next one does
 
     # Moderation.
     s.tick(3_000)
-    s.run("f1", MuteParticipant(room=P, participant=s.speaker(P), reason="Shouting"))
-    s.run("f1", UnmuteParticipant(room=P, participant=s.room(P).muted.copy().pop()))
-    s.run("f1", LockRoom(room=P))
-    s.run("f1", UnlockRoom(room=P))
-    s.run("f1", SetRoomRules(room=P, auto=False))
+    s.run("f1", cmd.MuteParticipant(room=P, participant=s.speaker(P), reason="Shouting"))
+    s.run("f1", cmd.UnmuteParticipant(room=P, participant=s.room(P).muted.copy().pop()))
+    s.run("f1", cmd.LockRoom(room=P))
+    s.run("f1", cmd.UnlockRoom(room=P))
+    s.run("f1", cmd.SetRoomRules(room=P, auto=False))
     s.hand("j6", P)
-    s.run("f1", RemoveParticipant(room=P, participant="j6", reason="Abusive to others"))
+    s.run("f1", cmd.RemoveParticipant(room=P, participant="j6", reason="Abusive to others"))
     if s.room(P).floor is not None:
-        s.run("f1", RevokeFloor(room=P))
+        s.run("f1", cmd.RevokeFloor(room=P))
 
     # The agenda and the argument map.
-    question = only(s.run("f1", PoseQuestion(room=P, text="Cap rents?")), QuestionPosed)
+    question = only(s.run("f1", cmd.PoseQuestion(room=P, text="Cap rents?")), ev.QuestionPosed)
     s.run(
         "f1",
-        AddAgendaItem(room=P, title="Caps", duration_ms=20 * MINUTE, question_id=question.node_id),
+        cmd.AddAgendaItem(
+            room=P, title="Caps", duration_ms=20 * MINUTE, question_id=question.node_id
+        ),
     )
     second = only(
-        s.run("f1", AddAgendaItem(room=P, title="Wrap-up", duration_ms=MINUTE)), AgendaItemAdded
+        s.run("f1", cmd.AddAgendaItem(room=P, title="Wrap-up", duration_ms=MINUTE)),
+        ev.AgendaItemAdded,
     )
-    s.run("f1", AdvanceAgenda(room=P))
-    s.run("f1", ExtendAgendaItem(room=P, by_ms=5 * MINUTE))
-    s.run("f1", PauseRoom(room=P))
+    s.run("f1", cmd.AdvanceAgenda(room=P))
+    s.run("f1", cmd.ExtendAgendaItem(room=P, by_ms=5 * MINUTE))
+    s.run("f1", cmd.PauseRoom(room=P))
     s.tick(6_000)
-    s.run("f1", ResumeRoom(room=P))
+    s.run("f1", cmd.ResumeRoom(room=P))
     positions = [
         only(
-            s.run(juror, PostPosition(room=P, question_id=question.node_id, text=text)),
-            PositionPosted,
+            s.run(juror, cmd.PostPosition(room=P, question_id=question.node_id, text=text)),
+            ev.PositionPosted,
         )
         for juror, text in (
             ("j1", "Cap at 3%."),
@@ -419,50 +363,54 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     ]
     first, dup, dup_of_dup = (position.node_id for position in positions)
     pro = only(
-        s.run("j3", PostArgument(room=P, position_id=first, stance="for", text="Families stay.")),
-        ArgumentPosted,
+        s.run(
+            "j3", cmd.PostArgument(room=P, position_id=first, stance="for", text="Families stay.")
+        ),
+        ev.ArgumentPosted,
     )
     con = only(
         s.run(
-            "j4", PostArgument(room=P, position_id=first, stance="against", text="Less building.")
+            "j4",
+            cmd.PostArgument(room=P, position_id=first, stance="against", text="Less building."),
         ),
-        ArgumentPosted,
+        ev.ArgumentPosted,
     )
     reply = only(
-        s.run("j5", PostReply(room=P, parent_id=pro.node_id, text="If enforced.")), ReplyPosted
+        s.run("j5", cmd.PostReply(room=P, parent_id=pro.node_id, text="If enforced.")),
+        ev.ReplyPosted,
     )
-    s.run("f1", PostReply(room=P, parent_id=reply.node_id, text="Enforcement is item 2."))
-    s.run("f1", MergeNodes(room=P, duplicate_id=dup_of_dup, into_id=dup))
-    s.run("f1", MergeNodes(room=P, duplicate_id=dup, into_id=first))  # the chain collapses
-    s.run("j1", Endorse(room=P, node_id=pro.node_id))
-    s.run("j2", Endorse(room=P, node_id=pro.node_id))
-    s.run("j2", WithdrawEndorsement(room=P, node_id=pro.node_id))
-    s.run("f1", HidePost(room=P, node_id=reply.node_id, reason="Personal attack"))
-    s.run("f1", UnhidePost(room=P, node_id=reply.node_id, reason="Misread; restored"))
-    s.run("f1", HidePost(room=P, node_id=con.node_id, reason="Off topic"))  # stays hidden
+    s.run("f1", cmd.PostReply(room=P, parent_id=reply.node_id, text="Enforcement is item 2."))
+    s.run("f1", cmd.MergeNodes(room=P, duplicate_id=dup_of_dup, into_id=dup))
+    s.run("f1", cmd.MergeNodes(room=P, duplicate_id=dup, into_id=first))  # the chain collapses
+    s.run("j1", cmd.Endorse(room=P, node_id=pro.node_id))
+    s.run("j2", cmd.Endorse(room=P, node_id=pro.node_id))
+    s.run("j2", cmd.WithdrawEndorsement(room=P, node_id=pro.node_id))
+    s.run("f1", cmd.HidePost(room=P, node_id=reply.node_id, reason="Personal attack"))
+    s.run("f1", cmd.UnhidePost(room=P, node_id=reply.node_id, reason="Misread; restored"))
+    s.run("f1", cmd.HidePost(room=P, node_id=con.node_id, reason="Off topic"))  # stays hidden
     s.hand("j1", P)
-    s.run("f1", GrantFloor(room=P, participant="j1"))
-    s.run("j1", LinkTurn(room=P, node_id=first))
-    s.run("f1", LinkTurn(room=P, node_id=pro.node_id))
+    s.run("f1", cmd.GrantFloor(room=P, participant="j1"))
+    s.run("j1", cmd.LinkTurn(room=P, node_id=first))
+    s.run("f1", cmd.LinkTurn(room=P, node_id=pro.node_id))
     s.tick(20_000)
-    s.run("j1", YieldFloor(room=P))
-    s.run("f1", AdvanceAgenda(room=P))
+    s.run("j1", cmd.YieldFloor(room=P))
+    s.run("f1", cmd.AdvanceAgenda(room=P))
     s.tick(2 * MINUTE)
-    s.run(SYSTEM_ACTOR, ExpireAgendaItem(room=P, item_id=second.item_id))
+    s.run(SYSTEM_ACTOR, cmd.ExpireAgendaItem(room=P, item_id=second.item_id))
 
     # Polls: an open ballot, a secret one, a scale left open.
     ballot = only(
-        s.run("f1", OpenPoll(room=P, question="Cap?", kind="single", options=("Yes", "No"))),
-        PollOpened,
+        s.run("f1", cmd.OpenPoll(room=P, question="Cap?", kind="single", options=("Yes", "No"))),
+        ev.PollOpened,
     )
-    s.run("j1", Vote(room=P, poll_id=ballot.poll_id, choices=(0,)))
-    s.run("j2", Vote(room=P, poll_id=ballot.poll_id, choices=(1,)))
-    s.run("j1", Vote(room=P, poll_id=ballot.poll_id, choices=(1,)))  # changed their mind
-    s.run("f1", ClosePoll(room=P, poll_id=ballot.poll_id))
+    s.run("j1", cmd.Vote(room=P, poll_id=ballot.poll_id, choices=(0,)))
+    s.run("j2", cmd.Vote(room=P, poll_id=ballot.poll_id, choices=(1,)))
+    s.run("j1", cmd.Vote(room=P, poll_id=ballot.poll_id, choices=(1,)))  # changed their mind
+    s.run("f1", cmd.ClosePoll(room=P, poll_id=ballot.poll_id))
     secret = only(
         s.run(
             "f1",
-            OpenPoll(
+            cmd.OpenPoll(
                 room=P,
                 question="Which?",
                 kind="multiple",
@@ -470,68 +418,72 @@ def deliberate(*, pseudonymous: bool) -> Recording:
                 secret=True,
             ),
         ),
-        PollOpened,
+        ev.PollOpened,
     )
-    s.run("j1", Vote(room=P, poll_id=secret.poll_id, choices=(0, 2)))
-    s.run("j2", Vote(room=P, poll_id=secret.poll_id, choices=(1,)))
-    s.run("j2", Vote(room=P, poll_id=secret.poll_id, choices=(0,)))
-    s.run("f1", ClosePoll(room=P, poll_id=secret.poll_id))
-    scale = only(s.run("f1", OpenPoll(room=P, question="Fair so far?", kind="scale")), PollOpened)
-    s.run("j4", Vote(room=P, poll_id=scale.poll_id, choices=(3,)))
+    s.run("j1", cmd.Vote(room=P, poll_id=secret.poll_id, choices=(0, 2)))
+    s.run("j2", cmd.Vote(room=P, poll_id=secret.poll_id, choices=(1,)))
+    s.run("j2", cmd.Vote(room=P, poll_id=secret.poll_id, choices=(0,)))
+    s.run("f1", cmd.ClosePoll(room=P, poll_id=secret.poll_id))
+    scale = only(
+        s.run("f1", cmd.OpenPoll(room=P, question="Fair so far?", kind="scale")), ev.PollOpened
+    )
+    s.run("j4", cmd.Vote(room=P, poll_id=scale.poll_id, choices=(3,)))
 
     # A breakout round, started with a speaker, a hand and a reply pending in the plenary.
     for juror in ("j3", "j4"):
         s.hand(juror, P)
-    s.run("f1", GrantFloor(room=P, participant="j3"))
-    s.run("j5", RequestReply(room=P))
-    s.run("lead", OpenRound(room_count=2))
+    s.run("f1", cmd.GrantFloor(room=P, participant="j3"))
+    s.run("j5", cmd.RequestReply(room=P))
+    s.run("lead", cmd.OpenRound(room_count=2))
     proposal = s.state.rounds[-1]
     one, two = (room.room_id for room in proposal.rooms)
-    s.run("lead", AdjustAllocation(participant=proposal.rooms[1].jurors[0], to_room=one))
-    s.run("lead", AdjustAllocation(participant="f2", to_room=one))
-    s.run("lead", AdjustAllocation(participant="f2", to_room=two))
+    s.run("lead", cmd.AdjustAllocation(participant=proposal.rooms[1].jurors[0], to_room=one))
+    s.run("lead", cmd.AdjustAllocation(participant="f2", to_room=one))
+    s.run("lead", cmd.AdjustAllocation(participant="f2", to_room=two))
     s.tick(5_000)
-    s.run("lead", StartRound(duration_ms=30 * MINUTE))
+    s.run("lead", cmd.StartRound(duration_ms=30 * MINUTE))
     s.connect("obs in one", "obs", watch=one)  # keeps watching the room once it closes
-    s.run("lead", SetRoundTimer(duration_ms=10 * MINUTE))
+    s.run("lead", cmd.SetRoundTimer(duration_ms=10 * MINUTE))
     for room_id in (one, two):
         runner = sorted(s.room(room_id).facilitators)[0]
-        s.run(runner, SetRoomRules(room=room_id, auto=True))
+        s.run(runner, cmd.SetRoomRules(room=room_id, auto=True))
         for juror in sorted(s.room(room_id).jurors):
             s.tick(1_000)
-            s.run(juror, RaiseHand(room=room_id))
+            s.run(juror, cmd.RaiseHand(room=room_id))
         s.tick(3 * MINUTE)
-        s.run(s.speaker(room_id), YieldFloor(room=room_id))
+        s.run(s.speaker(room_id), cmd.YieldFloor(room=room_id))
         s.tick(20_000)
     mover = s.speaker(one)  # holds the floor in room one: leaving hands it on
-    s.run("lead", MoveParticipant(participant=mover, to_room=two))
-    s.run("lead", MoveParticipant(participant="j6", to_room=one))  # removed before: from nowhere
+    s.run("lead", cmd.MoveParticipant(participant=mover, to_room=two))
+    s.run(
+        "lead", cmd.MoveParticipant(participant="j6", to_room=one)
+    )  # removed before: from nowhere
     gone = sorted(j for j in s.room(two).jurors if j != mover and j != s.speaker(two))[0]
     s.run(
         sorted(s.room(two).facilitators)[0],
-        RemoveParticipant(room=two, participant=gone, reason="Left"),
+        cmd.RemoveParticipant(room=two, participant=gone, reason="Left"),
     )
     runner = sorted(s.room(two).facilitators)[0]
-    s.run("lead", MoveParticipant(participant=runner, to_room=one))  # a facilitator moves too
+    s.run("lead", cmd.MoveParticipant(participant=runner, to_room=one))  # a facilitator moves too
     # A latecomer waits in the plenary and is removed there, unseen from the breakout rooms.
     s.juror("j9", attributes=attributes(8))
-    s.run("lead", RemoveParticipant(room=P, participant="j9", reason="Not on the jury list"))
-    s.run("lead", Broadcast(text="Five minutes left."))
+    s.run("lead", cmd.RemoveParticipant(room=P, participant="j9", reason="Not on the jury list"))
+    s.run("lead", cmd.Broadcast(text="Five minutes left."))
     s.tick(11 * MINUTE)
-    s.run(SYSTEM_ACTOR, ExpireRoundTimer(round_id=proposal.id))
-    s.run("lead", CloseRound())  # the speakers in both rooms lose the floor
+    s.run(SYSTEM_ACTOR, cmd.ExpireRoundTimer(round_id=proposal.id))
+    s.run("lead", cmd.CloseRound())  # the speakers in both rooms lose the floor
     # The juror removed in room two comes back: a snapshot of the plenary tells them of j9.
-    s.run("lead", MoveParticipant(participant=gone, to_room=P))
+    s.run("lead", cmd.MoveParticipant(participant=gone, to_room=P))
 
     # Back in the plenary: equity now counts the time spoken in the breakout rooms.
     for juror in sorted(s.room(P).jurors):
         s.tick(1_000)
         s.hand(juror, P)
-    s.run("lead", OpenRound(room_size=3))
-    s.run("lead", CloseRound())  # withdrawn before it started
-    s.run("f1", GrantFloor(room=P))
+    s.run("lead", cmd.OpenRound(room_size=3))
+    s.run("lead", cmd.CloseRound())  # withdrawn before it started
+    s.run("f1", cmd.GrantFloor(room=P))
     s.tick(9_000)
-    s.run("f1", PauseRoom(room=P))
+    s.run("f1", cmd.PauseRoom(room=P))
     s.tick(2_000)
     s.checkpoint("the end")
     return s
