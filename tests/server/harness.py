@@ -49,6 +49,19 @@ def protocol_problem(definition: str, payload: Any) -> str | None:
     return f"{definition} breaks the protocol at {error.json_path}: {error.message}; {payload!r}"
 
 
+def palabre(env: dict[str, str] | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `palabre` command line, run as a process in `env` (this one's when None)."""
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

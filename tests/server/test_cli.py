@@ -27,6 +27,7 @@ from tests.server.harness import (
     connected,
     demo_people,
     free_port,
+    palabre,
     serving,
     settings_for,
 )
@@ -55,18 +56,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         "PALABRE_DATA_DIR": str(tmp_path / "data"),
         "PALABRE_PUBLIC_URL": PUBLIC_URL,
     }
-
-
-def palabre(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def ok(env: dict[str, str], *args: str) -> str:

@@ -7,8 +7,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
@@ -23,22 +21,10 @@ from facilitation.events import ParticipantAdded
 from facilitation.messages import Event
 from facilitation.record import EXPORT_FORMAT, canonical_json
 from server.store import Store
-from tests.server.harness import ROOT, connected, demo_people, serving, settings_for
+from tests.server.harness import ROOT, connected, demo_people, palabre, serving, settings_for
 from tests.server.test_store import run_sql
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
-
-
-def palabre(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def a_later_participant_added(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +51,7 @@ async def test_an_export_still_verifies_after_an_event_class_gains_a_defaulted_f
     assert record["problems"] == []
     exported = tmp_path / "record.json"
     exported.write_text(json.dumps(record), encoding="utf-8")
-    verified = palabre("verify", str(exported))
+    verified = palabre(None, "verify", str(exported))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "intact" in verified.stdout
 
@@ -74,7 +60,7 @@ def exported_with_problems(tmp_path: Path, name: str, document: Any) -> tuple[st
     """`palabre verify` on a document that must fail: its one-line verdict and its problems."""
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-    verified = palabre("verify", str(path))
+    verified = palabre(None, "verify", str(path))
     assert verified.returncode == 1, (name, verified.stdout, verified.stderr)
     assert len(verified.stderr.splitlines()) == 1, verified.stderr
     return verified.stderr, verified.stdout.splitlines()
@@ -170,7 +156,7 @@ def legacy_copy(tmp_path: Path) -> str:
 
 
 def test_the_legacy_export_still_verifies() -> None:
-    verified = palabre("verify", str(LEGACY_EXPORT))
+    verified = palabre(None, "verify", str(LEGACY_EXPORT))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.strip() == f"{LEGACY_EXPORT}: intact, 37 events in 3 streams"
 
@@ -242,7 +228,7 @@ async def test_a_server_on_a_copy_of_the_legacy_database_serves_and_exports_it(
     ]
     path = tmp_path / "legacy-now.json"
     path.write_bytes(exported.content)
-    verified = palabre("verify", str(path))
+    verified = palabre(None, "verify", str(path))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
@@ -261,11 +247,11 @@ def test_a_tampered_copy_of_the_legacy_database_fails_verification(tmp_path: Pat
         "PALABRE_DATA_DIR": str(tmp_path / "data"),
     }
     path = tmp_path / "tampered.json"
-    exported = palabre("export", LEGACY_ID, "-o", str(path), env=env)
+    exported = palabre(env, "export", LEGACY_ID, "-o", str(path))
     assert exported.returncode == 0, exported.stderr
     problem = f"plenary#{argument['seq']}: its content does not match its hash"
     assert json.loads(path.read_text(encoding="utf-8"))["problems"] == [problem]
 
-    verified = palabre("verify", str(path))
+    verified = palabre(None, "verify", str(path))
     assert verified.returncode == 1
     assert verified.stdout.splitlines() == [problem]
