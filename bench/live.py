@@ -200,6 +200,10 @@ class ServerProcess:
     def rss_kib(self) -> int:
         return self._status_kib("VmRSS")
 
+    def log_paths(self) -> list[Path]:
+        """The log file of every start so far, oldest first."""
+        return [self.data_dir / f"{self.name}-{n}.log" for n in range(1, self.starts + 1)]
+
     def log_tail(self, lines: int = 10) -> str:
         """The server's last words: its log's last lines, leaving out the routine ones."""
         try:
