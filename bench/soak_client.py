@@ -204,10 +204,16 @@ class SoakClient:
     # --- Commands -----------------------------------------------------------------------------
 
     async def until_ready(self, seconds: float) -> bool:
-        """Wait until connected and synced (after a kill, until back); whether it was in time."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.ready.wait(), seconds)
-        return self.ready.is_set()
+        """Wait until connected and synced (after a kill, until back); whether it was in time.
+        Ready again may not last until this task runs: then it waits again, within the bound."""
+        deadline = time.perf_counter() + seconds
+        while not self.ready.is_set():
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ready.wait(), remaining)
+        return True
 
     async def call(self, command: str, fields: dict[str, Any]) -> Any:
         """Send one command and wait for its ack. Raises `Unanswered` when the connection
