@@ -40,7 +40,7 @@ come back, memory growth beyond `--max-growth-mib`, or a run that could not comp
 wait is bounded, and the processes, the database and the Redis database are cleaned up on
 success, failure and Ctrl-C (or SIGTERM).
 
-Run: `make soak` (10 minutes, about 14 in all), or a smoke run:
+Run: `make soak` (10 minutes, about 11 in all), or a smoke run:
 `.venv/bin/python bench/soak.py --minutes 1 --kill-every-seconds 20`.
 """
 
