@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The pages' npm packages (socket.io-client, preact, htm; axe-core for the tests).
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: install run test lint check bench docs messages clean
+.PHONY: install run test lint check bench soak docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ check: lint test
 bench: install
 	$(PY) bench/core.py
 	$(PY) bench/server.py
+
+# Ten minutes of a lively assembly on two processes (PostgreSQL and Redis on 127.0.0.1), one of
+# them killed and restarted every two minutes; every view checked against the log at the end
+# (`bench/soak.py --help` for the sizes; `--minutes 1 --kill-every-seconds 20` for a smoke run).
+soak: install
+	$(PY) bench/soak.py
 
 docs: install
 	$(PY) -c 'from facilitation.docgen import command_table; print(command_table(), end="")' > docs/commands.md

@@ -46,15 +46,10 @@ Run: `make bench`, or `.venv/bin/python bench/server.py --help` for the sizes (t
 import argparse
 import asyncio
 import contextlib
-import math
 import os
 import random
 import resource
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,65 +64,38 @@ import aiohttp
 import httpx
 import socketio
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN_TOKEN = "bench-admin-token"
-SECRET_KEY = "bench-secret-key"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.live import (
+    ASSEMBLY_STREAM,
+    ServerProcess,
+    SetupFailed,
+    fresh_postgres,
+    latency_header,
+    latency_row,
+    machine_cpu_seconds,
+    mib,
+    open_and_start_round,
+    organise,
+    people,
+    round_rooms,
+)
+from bench.room_script import COMMAND_GROUPS, GROUPS, CreatedIds, RoomScript
+
 ASSEMBLY_ID = "bench"
-ASSEMBLY_STREAM = "assembly"
 # High enough that the per-connection rate limit never refuses a command of the workload.
 RATE_PER_SECOND = 10_000
-SERVER_START_SECONDS = 30.0
-SERVER_STOP_SECONDS = 10.0
-# The import adds people one commit at a time: a thousand take seconds, not minutes.
-IMPORT_SECONDS = 300.0
+UNLIMITED_RATE = {
+    "PALABRE_RATE_PER_SECOND": str(RATE_PER_SECOND),
+    "PALABRE_RATE_BURST": str(RATE_PER_SECOND),
+}
 # After the last ack, how long to wait for the last events to reach everyone.
 DRAIN_QUIET_SECONDS = 0.5
 DRAIN_MAX_SECONDS = 10.0
 # Above this, something besides the server, the load generator (and its database) was busy.
 BUSY_MACHINE_CORES = 0.25
-ATTRIBUTES = {
-    "age": ("18-29", "30-44", "45-64", "65+"),
-    "gender": ("f", "m", "x"),
-    "region": ("north", "south", "east", "west", "centre"),
-}
-# Which figures each command's ack latency is reported under.
-COMMAND_GROUPS = {
-    "raise_hand": "floor",
-    "lower_hand": "floor",
-    "grant_floor": "floor",
-    "speak": "floor",
-    "yield_floor": "floor",
-    "pose_question": "posts",
-    "post_position": "posts",
-    "post_argument": "posts",
-    "endorse": "posts",
-    "open_poll": "polls",
-    "vote": "polls",
-    "close_poll": "polls",
-}
-GROUPS = ("floor", "posts", "polls")
 AUDIENCES = ("members", "moderators", "observers")
-# Events whose id (a post's node, a poll) later steps of a room's script refer to.
-ID_FIELDS = {
-    "question_posed": "node_id",
-    "position_posted": "node_id",
-    "argument_posted": "node_id",
-    "poll_opened": "poll_id",
-}
-STATEMENTS = (
-    "I think we should look at the costs first, and at who pays them in the end.",
-    "Rents have doubled in ten years here; wages have not.",
-    "Briefly: the evidence we heard this morning points the other way.",
-    "I agree with the last speaker, but only if it is enforced.",
-)
-
-
-class SetupFailed(Exception):
-    """The run cannot go on: the server did not start or died, or the setup was refused."""
 
 
 # --- Options ----------------------------------------------------------------------------------
@@ -213,206 +181,14 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
 
 
-# --- Figures ----------------------------------------------------------------------------------
-
-
-def percentile(ordered: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile of already sorted values."""
-    if not ordered:
-        return float("nan")
-    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
-    return ordered[rank - 1]
-
-
-def latency_row(label: str, seconds: Sequence[float]) -> str:
-    """count, p50, p95, p99 and max in milliseconds, as one aligned line."""
-    ordered = sorted(seconds)
-    cells = [percentile(ordered, f) * 1000 for f in (0.50, 0.95, 0.99)]
-    top = ordered[-1] * 1000 if ordered else float("nan")
-    figures = "".join(f"{value:>9.1f}" for value in (*cells, top))
-    return f"  {label:<12}{len(ordered):>9,}{figures}"
-
-
-def latency_header(title: str) -> str:
-    return f"{title}\n  {'':<12}{'count':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}"
-
-
-def mib(kib: int) -> str:
-    return f"{kib / 1024:,.0f} MiB"
-
-
-# --- The server process -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class ServerProcess:
-    """palabre served by uvicorn in its own process, as in production."""
-
-    def __init__(self, database_url: str, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = database_url
-        self.data_dir = data_dir
-        self.log_path = data_dir / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def environment(self) -> dict[str, str]:
-        inherited = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("PALABRE_") and key not in {"DATABASE_URL", "REDIS_URL"}
-        }
-        return {
-            **inherited,
-            "DATABASE_URL": self.database_url,
-            "PALABRE_DATA_DIR": str(self.data_dir),
-            "PALABRE_PUBLIC_URL": self.url,
-            "PALABRE_ALLOWED_ORIGINS": self.url,
-            "PALABRE_ADMIN_TOKEN": ADMIN_TOKEN,
-            "PALABRE_SECRET_KEY": SECRET_KEY,
-            "PALABRE_RATE_PER_SECOND": str(RATE_PER_SECOND),
-            "PALABRE_RATE_BURST": str(RATE_PER_SECOND),
-        }
-
-    async def start(self) -> float:
-        """Start the server; return the seconds until `/healthz` answered."""
-        started = time.perf_counter()
-        command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = started + SERVER_START_SECONDS
-        async with httpx.AsyncClient(base_url=self.url, timeout=1.0) as http:
-            while time.perf_counter() < deadline:
-                self.check_alive()
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        return time.perf_counter() - started
-                await asyncio.sleep(0.1)
-        raise SetupFailed(f"the server did not answer /healthz within {SERVER_START_SECONDS} s")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def check_alive(self) -> None:
-        if not self.alive():
-            code = self.process.returncode if self.process else None
-            raise SetupFailed(f"the server process exited (status {code})\n{self.log_tail()}")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far, all its threads."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # After the command name: state is field 3 of proc(5); utime and stime are 14 and 15.
-        ticks = int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def peak_rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        return 0
-
-    def log_tail(self, lines: int = 10) -> str:
-        """The server's last words: its log's last lines, leaving out the routine ones."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        telling = [line for line in text.splitlines() if '"level": "info"' not in line]
-        return "\n".join(telling[-lines:])
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(SERVER_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(SERVER_STOP_SECONDS)
-
-
-async def on_postgres(url: str, statement: str) -> None:
-    """Run a statement outside a transaction, as CREATE and DROP DATABASE must be."""
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
-
-
 @contextlib.asynccontextmanager
 async def database(options: Options, folder: Path) -> AsyncIterator[str]:
     """The database URL for the run: a SQLite file, or a fresh PostgreSQL database dropped after."""
     if options.database_url is None:
         yield f"sqlite+aiosqlite:///{folder / 'palabre.sqlite3'}"
         return
-    name = f"palabre_bench_{secrets.token_hex(4)}"
-    await on_postgres(options.database_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield (
-            make_url(options.database_url).set(database=name).render_as_string(hide_password=False)
-        )
-    finally:
-        await on_postgres(options.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-# --- Setup through the organiser's API --------------------------------------------------------
-
-
-def people(options: Options) -> list[dict[str, Any]]:
-    """The lead, the facilitators and the jurors, with attributes drawn for the allocation."""
-    draw = random.Random(7)
-    roster: list[dict[str, Any]] = [{"id": "lead", "name": "Lead", "role": "lead"}]
-    roster += [
-        {"id": f"f{n:03d}", "name": f"Facilitator {n}", "role": "facilitator"}
-        for n in range(options.facilitators)
-    ]
-    roster += [
-        {
-            "id": f"j{n:04d}",
-            "name": f"Juror {n}",
-            "role": "juror",
-            "attributes": {key: draw.choice(values) for key, values in ATTRIBUTES.items()},
-        }
-        for n in range(options.jurors)
-    ]
-    return roster
-
-
-async def organise(server: ServerProcess, options: Options) -> dict[str, str]:
-    """Create the assembly and import everyone: participant id -> invite token."""
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    async with httpx.AsyncClient(
-        base_url=server.url, headers=headers, timeout=IMPORT_SECONDS
-    ) as http:
-        created = await http.post(
-            "/api/assemblies",
-            json={"id": ASSEMBLY_ID, "title": "Load benchmark", "pseudonymous": True},
-        )
-        if created.status_code != 201:
-            raise SetupFailed(f"creating the assembly: {created.status_code} {created.text}")
-        imported = await http.post(
-            f"/api/assemblies/{ASSEMBLY_ID}/people", json={"people": people(options)}
-        )
-        if imported.status_code != 201 or imported.json()["refused"]:
-            raise SetupFailed(f"importing people: {imported.status_code} {imported.text[:500]}")
-        return {
-            link["participant"]: link["link"].rsplit("/", 1)[1] for link in imported.json()["links"]
-        }
+    async with fresh_postgres(options.database_url, "palabre_bench") as url:
+        yield url
 
 
 # --- What every client hears ------------------------------------------------------------------
@@ -429,33 +205,19 @@ class Recorder:
     acks: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)
     ack_seconds: dict[str, list[float]] = field(default_factory=dict)
     refusals: Counter[str] = field(default_factory=Counter)
-    # (room, seq) -> the id of the post or poll that event created.
-    ids: dict[tuple[str, int], str] = field(default_factory=dict)
-    _waiting: dict[tuple[str, int], list[asyncio.Future[str]]] = field(default_factory=dict)
+    created: CreatedIds = field(default_factory=CreatedIds)
 
     def arrived(self, receiver: int, payload: dict[str, Any], at: float) -> None:
-        key = (payload["room"], payload["seq"])
         if self.recording:
-            self.arrivals.append((*key, at, receiver))
-        id_field = ID_FIELDS.get(payload["type"])
-        if id_field is not None and key not in self.ids:
-            self.ids[key] = payload[id_field]
-            for waiter in self._waiting.pop(key, []):
-                if not waiter.done():
-                    waiter.set_result(payload[id_field])
+            self.arrivals.append((payload["room"], payload["seq"], at, receiver))
+        self.created.arrived(payload)
 
     async def id_at(self, command: str, room: str, seq: int, timeout: float) -> str | None:
         """The id created by event `seq` of `room`, once any client has received it."""
-        key = (room, seq)
-        if key in self.ids:
-            return self.ids[key]
-        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(key, []).append(waiter)
-        try:
-            return await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
+        found = await self.created.wait(room, seq, timeout)
+        if found is None:
             self.refusals[f"{command}: acked, but its event never came"] += 1
-            return None
+        return found
 
     def acked(
         self, command: str, room: str, sender: int, sent_at: float, acked_at: float, ack: Any
@@ -552,22 +314,15 @@ class Room:
     jurors: list[Peer]
 
 
-class RoomDriver:
-    """Runs one room's cycles, one step after another, as its people would."""
+class RoomDriver(RoomScript[Peer]):
+    """Plays one room's cycles, each command timed by the recorder, until the cap."""
 
     def __init__(self, room: Room, recorder: Recorder, options: Options, deadline: float) -> None:
-        self.room = room
+        super().__init__(room.id, room.chair, room.jurors, options.pace_ms)
         self.recorder = recorder
         self.timeout = options.timeout_seconds
-        self.pace = options.pace_ms / 1000
         self.deadline = deadline
         self.cut = False
-        # Paced rooms drift apart, as real ones do, instead of voting all at the same moment.
-        self.draw = random.Random(room.id)
-
-    async def pause(self) -> None:
-        if self.pace:
-            await asyncio.sleep(self.pace * self.draw.uniform(0.5, 1.5))
 
     async def run(self, cycles: int) -> None:
         try:
@@ -577,89 +332,30 @@ class RoomDriver:
         except CapReached:
             self.cut = True
 
-    async def send(self, peer: Peer, command: str, **fields: Any) -> int | None:
+    async def send(self, person: Peer, command: str, **fields: Any) -> int | None:
         """Send one command and wait for its ack; the seq of its event, or None if refused."""
         started = time.perf_counter()
         if started >= self.deadline:
             raise CapReached
         try:
-            ack = await peer.sio.call(
-                command, {**fields, "room": self.room.id}, timeout=self.timeout
+            ack = await person.sio.call(
+                command, {**fields, "room": self.room_id}, timeout=self.timeout
             )
         except Exception as problem:
             self.recorder.failed(command, problem)
             return None
         seq = self.recorder.acked(
-            command, self.room.id, peer.index, started, time.perf_counter(), ack
+            command, self.room_id, person.index, started, time.perf_counter(), ack
         )
         await self.pause()
         return seq
 
-    async def created(self, peer: Peer, command: str, **fields: Any) -> str | None:
+    async def created(self, person: Peer, command: str, **fields: Any) -> str | None:
         """Send a command that creates a post or a poll; the new id, from its event."""
-        seq = await self.send(peer, command, **fields)
+        seq = await self.send(person, command, **fields)
         if seq is None:
             return None
-        return await self.recorder.id_at(command, self.room.id, seq, self.timeout)
-
-    async def cycle(self, cycle: int) -> None:
-        jurors, chair = self.room.jurors, self.room.chair
-        a, b, c, d = (jurors[(cycle + offset) % len(jurors)] for offset in range(4))
-        await self.turns(chair, a, b, c, cycle)
-        await self.argue(chair, a, b, c, d, cycle)
-        await self.poll(chair, cycle)
-
-    async def turns(self, chair: Peer, a: Peer, b: Peer, c: Peer, cycle: int) -> None:
-        """Three hands up; the first two get the floor in turn and speak; the third gives up."""
-        for juror in (a, b, c):
-            await self.send(juror, "raise_hand")
-        await self.send(chair, "grant_floor")
-        await self.send(a, "speak", text=STATEMENTS[cycle % len(STATEMENTS)])
-        await self.send(a, "speak", text=STATEMENTS[(cycle + 1) % len(STATEMENTS)])
-        await self.send(a, "yield_floor")
-        await self.send(chair, "grant_floor")
-        await self.send(b, "speak", text=STATEMENTS[(cycle + 2) % len(STATEMENTS)])
-        await self.send(b, "yield_floor")
-        await self.send(c, "lower_hand")
-
-    async def argue(self, chair: Peer, a: Peer, b: Peer, c: Peer, d: Peer, cycle: int) -> None:
-        """A question, a position on it, an argument each way, two endorsements."""
-        question = await self.created(chair, "pose_question", text=f"Question {cycle}: who pays?")
-        if question is None:
-            return
-        position = await self.created(
-            b, "post_position", question_id=question, text="Landlords should carry part of it."
-        )
-        if position is None:
-            return
-        argument = await self.created(
-            c, "post_argument", position_id=position, stance="for", text="It keeps families."
-        )
-        await self.send(
-            d,
-            "post_argument",
-            position_id=position,
-            stance="against",
-            text="Rents would rise elsewhere.",
-        )
-        await self.send(a, "endorse", node_id=position)
-        if argument is not None:
-            await self.send(d, "endorse", node_id=argument)
-
-    async def poll(self, chair: Peer, cycle: int) -> None:
-        """A poll, every juror of the room voting at once, then its close."""
-        poll = await self.created(
-            chair, "open_poll", question="Agree?", kind="single", options=["Yes", "No", "Unsure"]
-        )
-        if poll is None:
-            return
-        await asyncio.gather(
-            *(
-                self.send(juror, "vote", poll_id=poll, choices=[(cycle + n) % 3])
-                for n, juror in enumerate(self.room.jurors)
-            )
-        )
-        await self.send(chair, "close_poll", poll_id=poll)
+        return await self.recorder.id_at(command, self.room_id, seq, self.timeout)
 
 
 # --- Setting the rooms up ---------------------------------------------------------------------
@@ -667,22 +363,9 @@ class RoomDriver:
 
 async def start_round(lead: Peer, options: Options) -> list[dict[str, Any]]:
     """The lead opens and starts the round; its rooms, with who sits in each."""
-    for command, fields in (
-        ("open_round", {"room_count": options.rooms, "seed": 1}),
-        ("start_round", {}),
-    ):
-        started = time.perf_counter()
-        ack = await lead.sio.call(command, fields, timeout=options.timeout_seconds)
-        if not ack.get("ok"):
-            raise SetupFailed(f"{command} refused: {ack}")
-        print(f"  {command}: {(time.perf_counter() - started) * 1000:.0f} ms")
+    await open_and_start_round(lead.sio.call, options.rooms, options.timeout_seconds)
     # Afresh, so the lead starts every room's stream from its snapshot.
-    reply = await lead.sync(options.timeout_seconds)
-    current = reply["snapshots"][ASSEMBLY_STREAM].get("round")
-    if not current or not current.get("started"):
-        raise SetupFailed(f"the round did not start: {current}")
-    rooms: list[dict[str, Any]] = current["rooms"]
-    return rooms
+    return round_rooms(await lead.sync(options.timeout_seconds))
 
 
 def crowd(
@@ -792,14 +475,6 @@ async def scrape_fanout(server: ServerProcess) -> dict[str, float]:
             elif sample.name.endswith(("_sum", "_count")):
                 figures[sample.name.rsplit("_", 1)[1]] = sample.value
     return figures
-
-
-def machine_cpu_seconds() -> float:
-    """CPU time every process on the machine has used since boot, all cores (/proc/stat)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    # user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
-    busy = sum(fields) - fields[3] - fields[4]
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -950,7 +625,8 @@ async def benchmark(options: Options, server: ServerProcess) -> None:
     """Set up, connect, drive, report: everything that needs the running server."""
     print(f"server: healthy in {await server.start():.1f} s (pid {server.pid}, {server.url})")
     started = time.perf_counter()
-    tokens = await organise(server, options)
+    roster = people(options.jurors, options.facilitators)
+    tokens = await organise(server.url, ASSEMBLY_ID, "Load benchmark", roster)
     print(
         f"setup: assembly created, {len(tokens):,} people imported over the API in "
         f"{time.perf_counter() - started:.1f} s"
@@ -985,7 +661,7 @@ async def run(options: Options) -> int:
     try:
         with temporary_folder() as folder:
             async with database(options, folder) as url:
-                server = ServerProcess(url, folder)
+                server = ServerProcess(url, folder, settings=UNLIMITED_RATE)
                 try:
                     await benchmark(options, server)
                 finally:
