@@ -23,8 +23,10 @@ from server.runtime import Commit
 
 log = logging.getLogger("palabre.bus")
 
-COMMITS_CHANNEL = "palabre:commits"
-REVOCATIONS_CHANNEL = "palabre:revocations"
+# Pub/sub channels are shared by every database of a Redis server: each name carries the
+# database number, so deployments (or test runs) on other databases never hear each other.
+COMMITS_CHANNEL = "palabre:{db}:commits"
+REVOCATIONS_CHANNEL = "palabre:{db}:revocations"
 # After losing Redis, wait this long before trying again, so a restart is not hammered.
 RECONNECT_SECONDS = 1.0
 # Starting up waits this long for the subscription before giving up on Redis.
@@ -46,6 +48,7 @@ class RedisBus:
         # Tells this process's own messages apart when they come back from Redis.
         self.node = secrets.token_hex(8)
         self._client: redis.Redis | None = None
+        self._commits = self._revocations_channel = ""
         # The latest position to announce per assembly: a burst of commits is one signal.
         self._positions: dict[str, int] = {}
         self._revocations: list[str] = []
@@ -56,6 +59,9 @@ class RedisBus:
     async def start(self) -> None:
         self._client = redis.from_url(self.url)
         await self._client.ping()
+        db = self._client.connection_pool.connection_kwargs.get("db", 0)
+        self._commits = COMMITS_CHANNEL.format(db=db)
+        self._revocations_channel = REVOCATIONS_CHANNEL.format(db=db)
         self.hub.shared = True
         self.hub.subscribe(self.on_commit)
         self.hub.on_revoke(self.on_revoke)
@@ -92,9 +98,9 @@ class RedisBus:
             positions, self._positions = self._positions, {}
             revocations, self._revocations = self._revocations, []
             messages = [
-                (COMMITS_CHANNEL, commit_signal(self.node, assembly_id, position))
+                (self._commits, commit_signal(self.node, assembly_id, position))
                 for assembly_id, position in positions.items()
-            ] + [(REVOCATIONS_CHANNEL, revocation_signal(self.node, i)) for i in revocations]
+            ] + [(self._revocations_channel, revocation_signal(self.node, i)) for i in revocations]
             for channel, message in messages:
                 try:
                     await self._client.publish(channel, message)
@@ -108,7 +114,7 @@ class RedisBus:
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
-                    await pubsub.subscribe(COMMITS_CHANNEL, REVOCATIONS_CHANNEL)
+                    await pubsub.subscribe(self._commits, self._revocations_channel)
                     if self._subscribed.is_set():
                         # Back after an outage: what was said meanwhile is in the store.
                         for runtime in self.hub.live():
