@@ -79,3 +79,18 @@ async def test_the_lead_opens_a_breakout_round_jurors_move_and_the_lead_recalls_
     for page in jurors:
         await expect(page.locator(".room-name")).to_have_text("Plenary")
     await expect(lead.get_by_role("heading", name="Breakout round")).to_be_visible()
+
+
+async def test_a_juror_whose_invite_is_withdrawn_is_told_so_at_once(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, "withdrawn", jurors=2)
+    _, juror = await person(browser, server, tokens["j1"])
+    links = {link.participant: link for link in await server.organiser.links("withdrawn")}
+
+    assert await server.organiser.revoke(links["j1"].invite_id)
+
+    await expect(
+        juror.get_by_role("heading", name="This link does not open a room")
+    ).to_be_visible()
+    await expect(juror.locator(".card")).to_contain_text("withdrawn")

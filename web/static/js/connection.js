@@ -38,7 +38,12 @@ export class Connection {
       this.update({ status: "syncing" });
       this.sync();
     });
-    this.socket.on("disconnect", () => this.update({ status: "reconnecting" }));
+    this.socket.on("disconnect", (reason) => {
+      this.update({ status: "reconnecting" });
+      // Shown out by the server (a withdrawn invite): socket.io would not come back by itself.
+      // Asking again tells the page why (`revoked_token`), or lets it back in.
+      if (reason === "io server disconnect") this.socket.connect();
+    });
     this.socket.on("connect_error", (error) => {
       const code = error?.data?.error;
       if (code && !TRANSIENT_REFUSALS.has(code)) {

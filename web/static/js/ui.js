@@ -75,6 +75,11 @@ const ERRORS = {
   rate_limited: N_("Slow down a little and try again."),
   not_connected: N_("Not connected: wait a moment and try again."),
   unavailable: N_("The server is busy: try again."),
+  // Why a link was refused at connect (the same words as the join page's).
+  expired_token: N_("This invite has expired. Ask the organisers for a new link."),
+  revoked_token: N_("This invite was withdrawn by the organisers. Ask them for a new link if you think this is a mistake."),
+  invalid_token: N_("Check that you copied the whole link from your invitation."),
+  assembly_not_found: N_("There is no public assembly here."),
 };
 
 /** A sentence for an error code, in the viewer's language. */
