@@ -307,9 +307,12 @@ def round_started(state: Assembly, event: RoundStarted) -> None:
         state.rooms[room.id] = room
         for juror in proposed.jurors:
             plenary.jurors.discard(juror)
+            plenary.left_at_ms[juror] = event.at_ms
             state.participants[juror].room = room.id
         for facilitator in proposed.facilitators:
-            plenary.facilitators.discard(facilitator)
+            if facilitator in plenary.facilitators:
+                plenary.facilitators.discard(facilitator)
+                plenary.left_at_ms[facilitator] = event.at_ms
             state.participants[facilitator].room = room.id
 
 
@@ -356,6 +359,8 @@ def participant_moved(state: Assembly, event: ParticipantMoved) -> None:
     participant = state.participants[event.participant]
     target = state.rooms[event.to_room]
     source = state.rooms.get(event.from_room) if event.from_room else None
+    if source is not None:
+        source.left_at_ms[participant.id] = event.at_ms
     if participant.role is Role.JUROR:
         if source is not None:
             source.jurors.discard(participant.id)

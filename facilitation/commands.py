@@ -154,7 +154,13 @@ class RevokeFloor(RoomCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SetRoomRules(RoomCommand):
-    """Change any of the room's turn rules; fields left out keep their value."""
+    """Change any of the room's turn rules; fields left out keep their value.
+
+    `open_floor` lets every juror of the room who is not muted speak freely, by voice and in
+    the transcript, beside the queue rather than instead of it: hands may still go up, a turn
+    granted runs on its clock and counts as floor time, and closing the floor again returns
+    the room to the queue as it stands, the floor holder keeping their turn.
+    """
 
     roles: ClassVar[frozenset[Role]] = MODERATORS
     turn_limit_ms: int | None = None
@@ -163,6 +169,7 @@ class SetRoomRules(RoomCommand):
     replies_per_turn: int | None = None
     policy: QueuePolicy | None = None
     auto: bool | None = None
+    open_floor: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,7 +192,7 @@ class RemoveFromQueue(RoomCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Speak(RoomCommand):
-    """What the floor holder says, recorded in the room's transcript."""
+    """What a juror says, recorded in the room's transcript."""
 
     roles: ClassVar[frozenset[Role]] = JUROR_ONLY
     text: str
@@ -238,6 +245,20 @@ class PauseRoom(RoomCommand):
 @dataclass(frozen=True, kw_only=True)
 class ResumeRoom(RoomCommand):
     roles: ClassVar[frozenset[Role]] = MODERATORS
+
+
+# --- Voice ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordVoiceActivity(RoomCommand):
+    """The voice the media server heard in the room from `from_ms` to `to_ms` (by the
+    server's clock), in milliseconds by participant, summed from its talking events."""
+
+    roles: ClassVar[frozenset[Role]] = SYSTEM_ONLY
+    from_ms: int
+    to_ms: int
+    voiced_ms: dict[str, int]
 
 
 # --- Agenda ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ SECTIONS = (
     ("The assembly", "facilitation.assembly"),
     ("Speaking turns", "facilitation.turns"),
     ("Moderation", "facilitation.moderation"),
+    ("Voice", "facilitation.voice"),
     ("Agenda", "facilitation.agenda"),
     ("Argument threads", "facilitation.arguments"),
     ("Polls", "facilitation.polls"),

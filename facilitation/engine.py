@@ -3,11 +3,19 @@
 from collections.abc import Iterable
 
 # Importing the rule modules registers their rules and effects.
-from facilitation import agenda, arguments, assembly, moderation, polls, turns  # noqa: F401
+from facilitation import agenda, arguments, assembly, moderation, polls, turns, voice  # noqa: F401
 from facilitation.commands import CreateAssembly
 from facilitation.errors import ErrorCode, Refusal
 from facilitation.messages import Command, Event, RoomCommand
-from facilitation.registry import EFFECTS, RULES, Decision, check_presence, open_room, role_of
+from facilitation.registry import (
+    EFFECTS,
+    RULES,
+    Decision,
+    check_presence,
+    existing_room,
+    open_room,
+    role_of,
+)
 from facilitation.state import Assembly
 
 
@@ -34,7 +42,8 @@ def decide(
         raise Refusal(ErrorCode.NO_ASSEMBLY)
     decision = Decision(state, actor, now_ms, ballot_key)
     if isinstance(command, RoomCommand):
-        room = open_room(state, command.room)
+        find = existing_room if rule.in_closed_rooms else open_room
+        room = find(state, command.room)
         check_presence(room, actor, role)
         rule.handler(decision, room, command)
     else:

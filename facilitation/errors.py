@@ -59,6 +59,7 @@ class ErrorCode(StrEnum):
     NO_ROUND_PROPOSED = "no_round_proposed"
     NO_ROUND_RUNNING = "no_round_running"
     INVALID_ROUND = "invalid_round"
+    INVALID_VOICE_RECORD = "invalid_voice_record"
 
 
 class Refusal(Exception):

@@ -166,12 +166,23 @@ class TurnExtended(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RoomRulesChanged(Event):
+    # 2: `open_floor` added with live voice (issue 8); see the upcaster below.
+    schema_version: ClassVar[int] = 2
+
     turn_limit_ms: int
     warning_ms: int
     reply_limit_ms: int
     replies_per_turn: int
     policy: QueuePolicy
     auto: bool
+    open_floor: bool
+
+
+@upcaster("room_rules_changed", 1)
+def _room_rules_before_open_floor(body: dict[str, Any]) -> dict[str, Any]:
+    """No room had an open floor then. (A body that has one is today's, encoded without a
+    version for the wire: it keeps it.)"""
+    return {"open_floor": False, **body}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,6 +238,19 @@ class RoomResumed(Event):
     """Every running deadline of the room moves later by `paused_ms`."""
 
     paused_ms: int
+
+
+# --- Voice ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceRecorded(Event):
+    """Voice heard in the room from `from_ms` to `to_ms`: milliseconds by participant, only
+    those heard at all. It adds to their voiced time, which is kept apart from floor time."""
+
+    from_ms: int
+    to_ms: int
+    voiced_ms: dict[str, int]
 
 
 # --- Agenda ---------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ MAX_REPLIES_PER_TURN = 5
 # Agenda items, extensions and round timers: a whole day at most.
 MAX_DURATION_MS = 24 * 3_600_000
 
+# The period one voice record covers: the server records at least every 10 s, so only a
+# broken clock or a garbled record spans more than an hour.
+MAX_VOICE_PERIOD_MS = 3_600_000
+
 MAX_POLL_OPTIONS = 20
 # The agree-disagree scale used when a scale poll names no options of its own.
 AGREEMENT_SCALE = (

@@ -1,7 +1,9 @@
 """Fairness figures of a room, derived from its events alone (through `replay`).
 
 Who spoke, how long, how often, how long they waited; how unequal speaking time is (the Gini
-coefficient) and who has not spoken yet.
+coefficient) and who has not spoken yet. Speaking time comes in two figures: floor time (the
+turns, whether or not anyone was heard) and voiced time (what the media server heard, in turns
+or on an open floor). Each has its Gini; without voice, voiced time stays at zero.
 """
 
 from dataclasses import dataclass
@@ -14,18 +16,25 @@ from facilitation.turns import spoken_duration_ms
 @dataclass(frozen=True)
 class SpeakerFigures:
     participant: str
+    # Floor time: the turns held, the one under way counted up to now.
     spoken_ms: int
     turns: int
     # The longest a hand waited before its turn; a hand still up counts as waiting until now.
     longest_wait_ms: int
+    # Voiced time, as recorded so far: a turn held in silence adds floor time and none of this.
+    voiced_ms: int
 
 
 @dataclass(frozen=True)
 class RoomFairness:
     room: str
     speakers: tuple[SpeakerFigures, ...]
-    # 0 when every juror spoke equally long, towards 1 when one juror did all the talking.
+    # Of floor time: 0 when every juror held the floor equally long, towards 1 when one juror
+    # did all the talking.
     gini: float
+    # The same of voiced time.
+    voiced_gini: float
+    # Jurors who held the floor or were heard, as a share of them all; and those who did neither.
     share_spoken: float
     not_spoken: tuple[str, ...]
 
@@ -60,13 +69,15 @@ def room_fairness(state: Assembly, room_id: str, now_ms: int) -> RoomFairness:
                 spoken_ms=spoken,
                 turns=stats.turns if stats else 0,
                 longest_wait_ms=max(stats.longest_wait_ms if stats else 0, waiting),
+                voiced_ms=stats.voiced_ms if stats else 0,
             )
         )
-    not_spoken = tuple(s.participant for s in speakers if s.turns == 0)
+    not_spoken = tuple(s.participant for s in speakers if s.turns == 0 and s.voiced_ms == 0)
     return RoomFairness(
         room=room_id,
         speakers=tuple(speakers),
         gini=gini([s.spoken_ms for s in speakers]),
+        voiced_gini=gini([s.voiced_ms for s in speakers]),
         share_spoken=(len(speakers) - len(not_spoken)) / len(speakers) if speakers else 0.0,
         not_spoken=not_spoken,
     )

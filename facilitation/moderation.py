@@ -103,6 +103,7 @@ def removed(state: Assembly, event: ParticipantRemoved) -> None:
     room = state.rooms[event.room]
     room.jurors.discard(event.participant)
     room.removed.add(event.participant)
+    room.left_at_ms[event.participant] = event.at_ms
     state.participants[event.participant].room = None
 
 

@@ -60,6 +60,8 @@ class Rule:
     refusals: tuple[ErrorCode, ...]
     # The codes its rule declares itself: those docs/commands.md lists for the command.
     declared: tuple[ErrorCode, ...]
+    # A room command that a closed room still takes (what happened there before it closed).
+    in_closed_rooms: bool = False
 
 
 RULES: dict[type[Command], Rule] = {}
@@ -82,15 +84,22 @@ def decides(
 
 
 def decides_in_room(
-    command: type[RC], *, yields: tuple[type[Event], ...], refusals: tuple[ErrorCode, ...] = ()
+    command: type[RC],
+    *,
+    yields: tuple[type[Event], ...],
+    refusals: tuple[ErrorCode, ...] = (),
+    in_closed_rooms: bool = False,
 ) -> Callable[[Callable[[Decision, Room, RC], None]], Callable[[Decision, Room, RC], None]]:
-    """Register the rule of a room command; it runs once the actor is known to be in the room."""
+    """Register the rule of a room command; it runs once the actor is known to be in the room
+    (and the room open, unless the rule takes `in_closed_rooms` too)."""
 
     def register(
         handler: Callable[[Decision, Room, RC], None],
     ) -> Callable[[Decision, Room, RC], None]:
-        every = tuple(dict.fromkeys(refusals + ROOM_REFUSALS))
-        RULES[command] = Rule(command, handler, True, yields, every, refusals)
+        skipped = {ErrorCode.ROOM_CLOSED} if in_closed_rooms else set()
+        shared = tuple(code for code in ROOM_REFUSALS if code not in skipped)
+        every = tuple(dict.fromkeys(refusals + shared))
+        RULES[command] = Rule(command, handler, True, yields, every, refusals, in_closed_rooms)
         return handler
 
     return register
@@ -115,10 +124,15 @@ def role_of(state: Assembly, actor: str) -> Role:
     return participant.role if participant else Role.OBSERVER
 
 
-def open_room(state: Assembly, room_id: str) -> Room:
+def existing_room(state: Assembly, room_id: str) -> Room:
     room = state.rooms.get(room_id)
     if room is None:
         raise Refusal(ErrorCode.ROOM_NOT_FOUND, room_id)
+    return room
+
+
+def open_room(state: Assembly, room_id: str) -> Room:
+    room = existing_room(state, room_id)
     if room.closed:
         raise Refusal(ErrorCode.ROOM_CLOSED, room_id)
     return room

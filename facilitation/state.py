@@ -48,9 +48,12 @@ class Turn:
 
 @dataclass
 class SpeakerStats:
+    # Time holding the floor, turn by turn, whether or not anyone was heard.
     spoken_ms: int = 0
     turns: int = 0
     longest_wait_ms: int = 0
+    # Time the media server heard this person's voice here, in turns or on an open floor.
+    voiced_ms: int = 0
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Rules:
     replies_per_turn: int = DEFAULT_REPLIES_PER_TURN
     policy: QueuePolicy = "first_come"
     auto: bool = False
+    open_floor: bool = False
 
 
 @dataclass
@@ -136,6 +140,11 @@ class Room:
     turns: dict[str, Turn] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
     stats: dict[str, SpeakerStats] = field(default_factory=dict)
+    # The end of the last period of voice recorded here: a record ending no later is a repeat.
+    voiced_until_ms: int | None = None
+    # When each juror or facilitator last left the room (moved, removed, off to a breakout
+    # room): a voice record may still name them for the time before.
+    left_at_ms: dict[str, int] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     polls: dict[str, Poll] = field(default_factory=dict)
     agenda: list[AgendaItem] = field(default_factory=list)

@@ -454,6 +454,7 @@ def set_room_rules(d: Decision, room: Room, command: SetRoomRules) -> None:
         replies_per_turn=_pick(command.replies_per_turn, old.replies_per_turn),
         policy=command.policy or old.policy,
         auto=old.auto if command.auto is None else command.auto,
+        open_floor=old.open_floor if command.open_floor is None else command.open_floor,
     )
     if new == old:
         raise Refusal(ErrorCode.INVALID_RULES, "nothing to change")
@@ -478,6 +479,7 @@ def set_room_rules(d: Decision, room: Room, command: SetRoomRules) -> None:
             replies_per_turn=new.replies_per_turn,
             policy=new.policy,
             auto=new.auto,
+            open_floor=new.open_floor,
         )
     )
     if new.auto and room.floor is None and room.paused_at_ms is None:
@@ -504,6 +506,7 @@ def room_rules_changed(state: Assembly, event: RoomRulesChanged) -> None:
         event.replies_per_turn,
         event.policy,
         event.auto,
+        event.open_floor,
     )
     if switched_to_equity:
         room.queue = policies.equity_order(room.queue, _spoken_ms(state))
@@ -517,18 +520,24 @@ def room_rules_changed(state: Assembly, event: RoomRulesChanged) -> None:
     yields=(StatementMade,),
     refusals=(
         ErrorCode.NOT_YOUR_TURN,
+        ErrorCode.MUTED,
         ErrorCode.ROOM_PAUSED,
         ErrorCode.TEXT_EMPTY,
         ErrorCode.TEXT_TOO_LONG,
     ),
 )
 def speak(d: Decision, room: Room, command: Speak) -> None:
-    turn = room.floor
-    if turn is None or turn.speaker != d.actor:
+    """The floor holder, until their time is up. With the floor open, every juror of the room
+    who is not muted, as they may be heard: a statement outside one's own turn belongs to none."""
+    own_turn = room.floor if room.floor is not None and room.floor.speaker == d.actor else None
+    if room.rules.open_floor:
+        if d.actor in room.muted:
+            raise Refusal(ErrorCode.MUTED)
+    elif own_turn is None:
         raise Refusal(ErrorCode.NOT_YOUR_TURN)
     if room.paused_at_ms is not None:
         raise Refusal(ErrorCode.ROOM_PAUSED)
-    if d.now >= turn.deadline_ms:
+    if own_turn is not None and not room.rules.open_floor and d.now >= own_turn.deadline_ms:
         raise Refusal(ErrorCode.NOT_YOUR_TURN, "your time is up")
     text = clean_text(command.text)
     envelope = d.at(room.id)
@@ -536,7 +545,7 @@ def speak(d: Decision, room: Room, command: Speak) -> None:
         StatementMade(
             **envelope,
             statement_id=f"s{envelope['seq']}",
-            turn_id=turn.id,
+            turn_id=None if own_turn is None else own_turn.id,
             kind="statement",
             text=text,
         )

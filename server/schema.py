@@ -354,7 +354,8 @@ def _views(builder: _Builder) -> None:
                 "stats": {
                     "description": (
                         "Committed speaking figures of whoever spoke here, by participant: the"
-                        " live turn and hands still up are not counted in."
+                        " live turn and hands still up are not counted in. Facilitators and the"
+                        " lead appear once their voice is recorded."
                     ),
                     "type": "object",
                     "additionalProperties": ref("speaker_stats_view"),
@@ -458,7 +459,15 @@ def _views(builder: _Builder) -> None:
     )
     builder.add(
         "speaker_stats_view",
-        closed({"spoken_ms": COUNT, "turns": COUNT, "longest_wait_ms": COUNT}),
+        closed(
+            {
+                "spoken_ms": COUNT | {"description": "Floor time: the turns held, heard or not."},
+                "turns": COUNT,
+                "longest_wait_ms": COUNT,
+                "voiced_ms": COUNT
+                | {"description": "Time the media server heard this person's voice here."},
+            }
+        ),
     )
     builder.add(
         "snapshots",

@@ -69,6 +69,7 @@ def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) ->
             "replies_per_turn": room.rules.replies_per_turn,
             "policy": room.rules.policy,
             "auto": room.rules.auto,
+            "open_floor": room.rules.open_floor,
         },
         "jurors": sorted(room.jurors),
         "facilitators": sorted(room.facilitators),
@@ -117,12 +118,14 @@ def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) ->
             for item in room.agenda
         ],
         # Committed figures only (no live turn, no hand still waiting): a client adds events to
-        # them and derives the fairness figures (Gini, who has not spoken) itself.
+        # them and derives the fairness figures (Gini, who has not spoken) itself. `spoken_ms`
+        # is floor time, `voiced_ms` what the media server heard.
         "stats": {
             participant: {
                 "spoken_ms": stats.spoken_ms,
                 "turns": stats.turns,
                 "longest_wait_ms": stats.longest_wait_ms,
+                "voiced_ms": stats.voiced_ms,
             }
             for participant, stats in room.stats.items()
         },

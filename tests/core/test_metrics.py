@@ -56,10 +56,14 @@ def test_each_juror_has_speaking_time_turns_and_longest_wait() -> None:
 
     assert fairness.room == P
     assert fairness.speakers == (
-        SpeakerFigures(participant="j1", spoken_ms=30_000, turns=1, longest_wait_ms=10_000),
-        SpeakerFigures(participant="j2", spoken_ms=45_000, turns=2, longest_wait_ms=40_000),
-        SpeakerFigures(participant="j3", spoken_ms=0, turns=0, longest_wait_ms=0),
-        SpeakerFigures(participant="j4", spoken_ms=0, turns=0, longest_wait_ms=0),
+        SpeakerFigures(
+            participant="j1", spoken_ms=30_000, turns=1, longest_wait_ms=10_000, voiced_ms=0
+        ),
+        SpeakerFigures(
+            participant="j2", spoken_ms=45_000, turns=2, longest_wait_ms=40_000, voiced_ms=0
+        ),
+        SpeakerFigures(participant="j3", spoken_ms=0, turns=0, longest_wait_ms=0, voiced_ms=0),
+        SpeakerFigures(participant="j4", spoken_ms=0, turns=0, longest_wait_ms=0, voiced_ms=0),
     )
 
 

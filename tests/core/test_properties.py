@@ -36,10 +36,16 @@ from facilitation import (
 from facilitation import commands as cmd
 from facilitation import events as ev
 from facilitation.codec import decode_event, decode_state, encode, encode_state
-from facilitation.limits import MAX_DURATION_MS, MAX_LABEL_CHARS, MAX_TEXT_CHARS
+from facilitation.limits import (
+    MAX_DURATION_MS,
+    MAX_LABEL_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_VOICE_PERIOD_MS,
+)
 from facilitation.registry import RULES, role_of
 from facilitation.roles import BALLOT_ACTOR
 from facilitation.state import Room
+from facilitation.voice import audible_jurors
 from tests.core.builders import TEST_BALLOT_KEY, assembly
 
 settings.register_profile(
@@ -139,6 +145,8 @@ class Deliberation(RuleBasedStateMachine):
         self.paused_during: Counter[tuple[str, str]] = Counter()
         # Each running turn's deadline, as its events set and move it.
         self.deadline: dict[tuple[str, str], int] = {}
+        # The last voice record built for each room, for the server to send again.
+        self.voice_records: dict[str, cmd.RecordVoiceActivity] = {}
         setup: list[Command] = [cmd.CreateAssembly(title="Property jury")]
         setup += [
             cmd.AddParticipant(participant=pid, display_name=pid.upper(), role=role)
@@ -290,6 +298,12 @@ class Deliberation(RuleBasedStateMachine):
         if isinstance(command, EXPIRIES):
             # An expiry ends what it names once due, and a stale or early one decides nothing.
             assert bool(events) == due, f"{command} at {self.now_ms}: due={due}, got {events}"
+        if isinstance(command, cmd.RecordVoiceActivity):
+            # A record sent again, or one that heard nobody, counts nothing.
+            until = before.rooms[command.room].voiced_until_ms
+            repeat = until is not None and command.to_ms <= until
+            heard = any(ms > 0 for ms in command.voiced_ms.values())
+            assert bool(events) == (heard and not repeat), (command, until, events)
         self.log.extend(events)
         return events
 
@@ -607,6 +621,36 @@ class Deliberation(RuleBasedStateMachine):
                 assert stats.spoken_ms == spoken_in_room[room.id, pid], (room.id, pid)
 
     @invariant()
+    def voiced_time_adds_up_and_no_period_counts_twice(self) -> None:
+        voiced: Counter[tuple[str, str]] = Counter()
+        recorded_until: dict[str, int] = {}
+        for event in self.log:
+            if not isinstance(event, ev.VoiceRecorded):
+                continue
+            period_ms = event.to_ms - event.from_ms
+            assert event.from_ms >= recorded_until.get(event.room, event.from_ms), event
+            assert 0 < period_ms <= MAX_VOICE_PERIOD_MS and event.to_ms <= event.at_ms, event
+            assert event.voiced_ms and all(0 < ms <= period_ms for ms in event.voiced_ms.values())
+            recorded_until[event.room] = event.to_ms
+            for pid, ms in event.voiced_ms.items():
+                voiced[event.room, pid] += ms
+        for room in self.state.rooms.values():
+            assert room.voiced_until_ms == recorded_until.get(room.id), room.id
+            for pid, stats in room.stats.items():
+                assert stats.voiced_ms == voiced[room.id, pid], (room.id, pid)
+
+    @invariant()
+    def only_jurors_seated_and_not_muted_are_heard(self) -> None:
+        for room in self.state.rooms.values():
+            heard = audible_jurors(room)
+            assert heard <= room.jurors - room.muted, (room.id, heard)
+            running = not room.closed and room.paused_at_ms is None
+            if running and room.floor is not None:
+                assert room.floor.speaker in heard, (room.id, heard)
+            if running and room.rules.open_floor:
+                assert heard == room.jurors - room.muted, (room.id, heard)
+
+    @invariant()
     def only_participants_and_the_system_act(self) -> None:
         for event in self.log:
             if event.actor == BALLOT_ACTOR:
@@ -686,6 +730,7 @@ def _set_room_rules(m: Deliberation, data: Draw, room: str) -> Command:
         replies_per_turn=_maybe(data, st.integers(-1, 6)),
         policy=_maybe(data, st.sampled_from(POLICIES)),
         auto=_maybe(data, st.booleans()),
+        open_floor=_maybe(data, st.booleans()),
     )
 
 
@@ -740,6 +785,36 @@ def _expire_turn(m: Deliberation, data: Draw, room: str) -> Command:
 def _expire_item(m: Deliberation, data: Draw, room: str) -> Command:
     items = [item.id for item in m.state.rooms[room].agenda] if room in m.state.rooms else []
     return cmd.ExpireAgendaItem(room=room, item_id=data.draw(st.sampled_from([*items, "a0"])))
+
+
+def _record_voice(m: Deliberation, data: Draw, room: str) -> Command:
+    """Mostly the voice of the seconds just past, by people of the room; sometimes a record
+    sent again, one ending in the future, an odd period or figure, or someone not there."""
+    previous = m.voice_records.get(room)
+    if previous is not None and _rarely(data, 5, "send again?"):
+        return previous
+    period_ms = data.draw(
+        st.one_of(
+            st.integers(1, 20_000),
+            st.sampled_from([0, -1, MAX_VOICE_PERIOD_MS, MAX_VOICE_PERIOD_MS + 1]),
+        ),
+        label="period",
+    )
+    to_ms = m.now_ms - data.draw(st.sampled_from([0, 0, 0, 500, -1]), label="ended ago")
+    here = m.state.rooms.get(room)
+    people = [] if here is None else sorted(here.jurors | here.facilitators | set(here.left_at_ms))
+    anyone = [*sorted(m.state.participants), GHOST]
+    names = data.draw(st.lists(st.sampled_from(people or anyone), unique=True, max_size=4))
+    if _rarely(data, 6, "someone odd?"):
+        names.append(data.draw(st.sampled_from(anyone), label="odd name"))
+    voiced = {name: data.draw(st.integers(0, max(0, period_ms)), label="ms") for name in names}
+    if names and _rarely(data, 8, "odd figure?"):
+        voiced[names[0]] = data.draw(st.sampled_from([-1, period_ms + 1]), label="odd ms")
+    command = cmd.RecordVoiceActivity(
+        room=room, from_ms=to_ms - period_ms, to_ms=to_ms, voiced_ms=voiced
+    )
+    m.voice_records[room] = command
+    return command
 
 
 BUILDERS: dict[type[Command], Builder] = {
@@ -800,6 +875,8 @@ BUILDERS: dict[type[Command], Builder] = {
     cmd.UnlockRoom: lambda m, data, room: cmd.UnlockRoom(room=room),
     cmd.PauseRoom: lambda m, data, room: cmd.PauseRoom(room=room),
     cmd.ResumeRoom: lambda m, data, room: cmd.ResumeRoom(room=room),
+    # Voice
+    cmd.RecordVoiceActivity: _record_voice,
     # Agenda
     cmd.AddAgendaItem: lambda m, data, room: cmd.AddAgendaItem(
         room=room,
@@ -859,6 +936,7 @@ TURN_COMMANDS = [
     cmd.RaiseHand, cmd.RaiseHand, cmd.RaiseHand, cmd.RequestReply, cmd.RequestReply, cmd.GrantFloor,
     cmd.GrantFloor, cmd.NextSpeaker, cmd.NextSpeaker, cmd.YieldFloor, cmd.Speak, cmd.LowerHand,
     cmd.WithdrawReply, cmd.ExtendTurn, cmd.SetRoomRules, cmd.PauseRoom, cmd.ResumeRoom,
+    cmd.RecordVoiceActivity, cmd.RecordVoiceActivity,
 ]  # fmt: skip
 MODERATION_COMMANDS = [
     cmd.RevokeFloor, cmd.ReorderQueue, cmd.MoveToTop, cmd.RemoveFromQueue, cmd.MuteParticipant,

@@ -214,6 +214,13 @@ EXAMPLES: dict[type[Command], Command] = {
     cmd.UnlockRoom: cmd.UnlockRoom(room=P),
     cmd.PauseRoom: cmd.PauseRoom(room=P),
     cmd.ResumeRoom: cmd.ResumeRoom(room=P),
+    # Voice
+    cmd.RecordVoiceActivity: cmd.RecordVoiceActivity(
+        room=P,
+        from_ms=RICH.now_ms - 10_000,
+        to_ms=RICH.now_ms,
+        voiced_ms={"j1": 8_000, "j2": 500, "f1": 900},
+    ),
     # Agenda
     cmd.AddAgendaItem: cmd.AddAgendaItem(
         room=P, title="Deliberation", duration_ms=900_000, question_id=IDS.question

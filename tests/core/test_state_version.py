@@ -18,6 +18,8 @@ SHAPES = {
     1: "cc2ee0c0ec7945899aee66765996c2336c71fb329d1f7e30310c79e343a68f04",
     # The floor refers to its turn by id (issue 7): one source, not two objects after decoding.
     2: "03fe738290f33e3f9867e84c296d3db6c8c407cde39ea24931691cfb3a9b9a8f",
+    # The open floor, voiced time and what voice records need (issue 8).
+    3: "967da544e0135888e93ea3a1a10bef4633d36915ad4ab4ce728ad7fea10cb135",
 }
 # What a schema says for people, not about the shape of the JSON.
 PROSE = {"title", "description", "default"}

@@ -539,6 +539,7 @@ PLAUSIBLE_FIELDS: dict[str, dict[str, Any]] = {
     "unlock_room": {},
     "pause_room": {},
     "resume_room": {},
+    "record_voice_activity": {"from_ms": 0, "to_ms": 10_000, "voiced_ms": {"j1": 1_000}},
     "add_agenda_item": {"title": "Rents", "duration_ms": 600_000},
     "advance_agenda": {},
     "extend_agenda_item": {"by_ms": 60_000},

@@ -137,6 +137,13 @@ def check_command_payload(command: Command) -> None:
         valid(f"command.{command.name}", {k: v for k, v in fields.items() if k != "room"})
 
 
+def voice_heard(s: Session, room: str, voiced_ms: dict[str, int]) -> cmd.RecordVoiceActivity:
+    """What the media server heard in the room over the ten seconds ending now."""
+    return cmd.RecordVoiceActivity(
+        room=room, from_ms=s.now_ms - 10_000, to_ms=s.now_ms, voiced_ms=voiced_ms
+    )
+
+
 def deliberate(*, pseudonymous: bool) -> Session:
     s = Session()
     s.run(
@@ -195,6 +202,14 @@ def deliberate(*, pseudonymous: bool) -> Session:
     s.run("f1", cmd.PauseRoom(room=P))
     s.tick(5_000)
     s.run("f1", cmd.ResumeRoom(room=P))
+
+    # Voice: an open floor, a statement without a turn, what the media server heard.
+    s.run("f1", cmd.SetRoomRules(room=P, open_floor=True))
+    s.run("j6", cmd.Speak(room=P, text="May I add something?"))
+    s.tick(10_000)
+    s.run(SYSTEM_ACTOR, voice_heard(s, P, {"j6": 4_000, "j2": 1_500, "f1": 2_000}))
+    s.snapshot()
+    s.run("f1", cmd.SetRoomRules(room=P, open_floor=False))
 
     # The argument map and the agenda.
     question = only(
@@ -322,6 +337,7 @@ def deliberate(*, pseudonymous: bool) -> Session:
     s.tick(10 * MINUTE)
     s.run(SYSTEM_ACTOR, cmd.ExpireRoundTimer(round_id=round_now.id))
     s.run("lead", cmd.CloseRound())
+    s.run(SYSTEM_ACTOR, voice_heard(s, room, {juror: 3_000}))  # heard before the recall
     s.run("f1", cmd.RemoveParticipant(room=P, participant="j8", reason="Left the jury"))
     s.snapshot()
     return s

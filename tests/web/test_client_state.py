@@ -237,6 +237,13 @@ class Recording(World):
         )
 
 
+def heard(s: Recording, room_id: str, voiced_ms: dict[str, int]) -> cmd.RecordVoiceActivity:
+    """What the media server heard in the room over the ten seconds ending now."""
+    return cmd.RecordVoiceActivity(
+        room=room_id, from_ms=s.now_ms - 10_000, to_ms=s.now_ms, voiced_ms=voiced_ms
+    )
+
+
 AREAS = ("north", "south")
 AGES = ("18-29", "30-44", "45-64", "65+")
 
@@ -332,6 +339,18 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.run("f1", cmd.RemoveParticipant(room=P, participant="j6", reason="Abusive to others"))
     if s.room(P).floor is not None:
         s.run("f1", cmd.RevokeFloor(room=P))
+
+    # Voice: an open floor, a statement typed without a turn, a turn held in silence, and what
+    # the media server heard (a facilitator too), kept apart from floor time.
+    s.run("f1", cmd.SetRoomRules(room=P, open_floor=True))
+    s.run("j3", cmd.Speak(room=P, text="May I add something without a turn?"))
+    s.run("f1", cmd.GrantFloor(room=P, participant="j2"))
+    s.tick(10_000)
+    s.run(SYSTEM_ACTOR, heard(s, P, {"j3": 6_000, "j7": 2_500, "f1": 1_000, "j2": 0}))
+    s.tick(10_000)
+    s.run("f1", cmd.SetRoomRules(room=P, open_floor=False))
+    s.run("j2", cmd.YieldFloor(room=P))
+    s.run(SYSTEM_ACTOR, heard(s, P, {"j7": 700}))
 
     # The agenda and the argument map.
     question = only(s.run("f1", cmd.PoseQuestion(room=P, text="Cap rents?")), ev.QuestionPosed)
@@ -455,6 +474,10 @@ def deliberate(*, pseudonymous: bool) -> Recording:
         s.tick(20_000)
     mover = s.speaker(one)  # holds the floor in room one: leaving hands it on
     s.run("lead", cmd.MoveParticipant(participant=mover, to_room=two))
+    s.tick(2_000)
+    # Heard before the move, recorded after it: still room one's.
+    one_runner = sorted(s.room(one).facilitators)[0]
+    s.run(SYSTEM_ACTOR, heard(s, one, {mover: 7_000, one_runner: 1_500}))
     s.run(
         "lead", cmd.MoveParticipant(participant="j6", to_room=one)
     )  # removed before: from nowhere
@@ -472,6 +495,8 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.tick(11 * MINUTE)
     s.run(SYSTEM_ACTOR, cmd.ExpireRoundTimer(round_id=proposal.id))
     s.run("lead", cmd.CloseRound())  # the speakers in both rooms lose the floor
+    # The last seconds of room one, recorded once it has closed: only its observer follows it.
+    s.run(SYSTEM_ACTOR, heard(s, one, {sorted(s.room(one).jurors)[0]: 4_000}))
     # The juror removed in room two comes back: a snapshot of the plenary tells them of j9.
     s.run("lead", cmd.MoveParticipant(participant=gone, to_room=P))
 

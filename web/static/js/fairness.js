@@ -1,14 +1,15 @@
 // A room's fairness figures, worked out in the browser as `facilitation/metrics.py` works them
 // out on the server: the room view carries committed figures only (`stats`), and the live turn
-// and the hands still up are added here, at the time the page shows.
+// and the hands still up are added here, at the time the page shows. Floor time (`spoken_ms`)
+// and voiced time (`voiced_ms`, what the media server heard) are kept apart.
 
 import { compareIds } from "./state.js";
 
 /**
  * @typedef {{participant: string, spoken_ms: number, turns: number,
- *   longest_wait_ms: number}} SpeakerFigures
- * @typedef {{room: string, speakers: SpeakerFigures[], gini: number, share_spoken: number,
- *   not_spoken: string[]}} RoomFairness
+ *   longest_wait_ms: number, voiced_ms: number}} SpeakerFigures
+ * @typedef {{room: string, speakers: SpeakerFigures[], gini: number, voiced_gini: number,
+ *   share_spoken: number, not_spoken: string[]}} RoomFairness
  */
 
 /**
@@ -64,13 +65,18 @@ export function roomFairness(client, roomId, nowMs) {
       spoken_ms: (stats?.spoken_ms ?? 0) + live,
       turns: stats?.turns ?? 0,
       longest_wait_ms: Math.max(stats?.longest_wait_ms ?? 0, waiting),
+      voiced_ms: stats?.voiced_ms ?? 0,
     };
   });
-  const notSpoken = speakers.filter((s) => s.turns === 0).map((s) => s.participant);
+  // Nobody who held the floor or was heard at all.
+  const notSpoken = speakers
+    .filter((s) => s.turns === 0 && s.voiced_ms === 0)
+    .map((s) => s.participant);
   return {
     room: roomId,
     speakers,
     gini: gini(speakers.map((s) => s.spoken_ms)),
+    voiced_gini: gini(speakers.map((s) => s.voiced_ms)),
     share_spoken: speakers.length ? (speakers.length - notSpoken.length) / speakers.length : 0,
     not_spoken: notSpoken,
   };

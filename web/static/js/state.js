@@ -12,7 +12,8 @@ export const PLENARY_ROOM = "plenary";
 /**
  * @typedef {"mod" | "member" | "obs"} Audience
  * @typedef {{participant: string, raised_at_ms: number}} QueueEntry
- * @typedef {{spoken_ms: number, turns: number, longest_wait_ms: number}} SpeakerStats
+ * @typedef {{spoken_ms: number, turns: number, longest_wait_ms: number,
+ *   voiced_ms: number}} SpeakerStats
  * @typedef {{turn_id: string, speaker: string, kind: "turn" | "reply", started_at_ms: number,
  *   deadline_ms: number, warning_at_ms: number, paused_ms: number, nodes: string[]}} Floor
  * @typedef {{node_id: string, kind: string, parent: string | null, stance: string | null,
@@ -25,7 +26,8 @@ export const PLENARY_ROOM = "plenary";
  * @typedef {{item_id: string, title: string, duration_ms: number, question_id: string | null,
  *   status: "pending" | "running" | "done", deadline_ms: number | null}} AgendaItemView
  * @typedef {{turn_limit_ms: number, warning_ms: number, reply_limit_ms: number,
- *   replies_per_turn: number, policy: "first_come" | "equity", auto: boolean}} Rules
+ *   replies_per_turn: number, policy: "first_come" | "equity", auto: boolean,
+ *   open_floor: boolean}} Rules
  * @typedef {{id: string, seq: number, name: string, closed: boolean, locked: boolean,
  *   paused_at_ms: number | null, rules: Rules, jurors: string[], facilitators: string[],
  *   muted: string[], floor: Floor | null, queue: QueueEntry[], replies: QueueEntry[],
@@ -216,7 +218,7 @@ function bumpSeq(client, e) {
 
 /** @param {RoomView} room @param {string} speaker */
 const statsOf = (room, speaker) =>
-  room.stats[speaker] ?? { spoken_ms: 0, turns: 0, longest_wait_ms: 0 };
+  room.stats[speaker] ?? { spoken_ms: 0, turns: 0, longest_wait_ms: 0, voiced_ms: 0 };
 
 // --- The queue's policies (facilitation/queue.py) ----------------------------------------------
 
@@ -346,6 +348,7 @@ const TURNS = {
         replies_per_turn: e.replies_per_turn,
         policy: e.policy,
         auto: e.auto,
+        open_floor: e.open_floor,
       };
       // Switching to equity re-sorts the queue once; after that, only new hands are placed.
       const queue = switched ? equityOrder(room.queue, spokenMs(c, e)) : room.queue;
@@ -406,6 +409,22 @@ const MODERATION = {
             }))
           : room;
       return { ...moved, paused_at_ms: null, floor };
+    }),
+};
+
+// --- Voice (facilitation/voice.py) ------------------------------------------------------------
+
+/** @type {Record<string, (client: ClientState, e: Payload) => ClientState>} */
+const VOICE = {
+  // Voiced time adds up beside floor time: the two are never mixed.
+  voice_recorded: (c, e) =>
+    withRoom(c, e.room, (room) => {
+      const stats = { ...room.stats };
+      for (const [participant, ms] of Object.entries(e.voiced_ms)) {
+        const before = statsOf(room, participant);
+        stats[participant] = { ...before, voiced_ms: before.voiced_ms + ms };
+      }
+      return { ...room, stats };
     }),
 };
 
@@ -767,4 +786,12 @@ function learnRemovals(client, view) {
 }
 
 /** @type {Record<string, (client: ClientState, e: Payload) => ClientState>} */
-const EFFECTS = { ...TURNS, ...MODERATION, ...AGENDA, ...ARGUMENTS, ...POLLS, ...ASSEMBLY };
+const EFFECTS = {
+  ...TURNS,
+  ...MODERATION,
+  ...VOICE,
+  ...AGENDA,
+  ...ARGUMENTS,
+  ...POLLS,
+  ...ASSEMBLY,
+};
