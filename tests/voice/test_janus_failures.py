@@ -142,4 +142,3 @@ async def test_a_session_janus_no_longer_knows_is_reported_gone(janus: OwnJanus)
         _, error = await noticed(losses)
         assert isinstance(error, SessionGone)
         assert session.lost is error
-
