@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     # memory of a 100-room assembly about 70 MiB (the soak measured 3 to 4 KiB an event kept).
     resume_max_events: int = 200
 
+    # Voice (server/voice/): existing Janus instances to use, comma-separated HTTP API URLs
+    # (`http://10.0.0.5:8088/janus`). Unset, palabre starts its own Janus when the `janus`
+    # binary is installed, on loopback, with a configuration it writes under the data dir.
+    janus_urls: Annotated[list[str] | None, NoDecode] = None
+    # The API secret and the plugins' admin key palabre sends; unset, generated into the data
+    # dir (and written into the configuration of palabre's own Janus).
+    janus_api_secret: str | None = None
+    janus_admin_key: str | None = None
+    # The loopback port of palabre's own Janus API; 0 picks a free one at each start.
+    janus_port: int = Field(default=0, ge=0, le=65_535)
+    # What palabre's own Janus offers browsers for media (its `nat` settings): the only
+    # interfaces or addresses to gather ICE candidates on, and the public address to put in
+    # place of the private one behind a 1:1 NAT. Unset, Janus uses every interface as is.
+    janus_ice_enforce_list: str | None = None
+    janus_nat_1_1_mapping: str | None = None
+    # The UDP ports its media uses (`20000-40000`), to open in a firewall; unset, Janus's own.
+    janus_rtp_port_range: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -99,12 +117,24 @@ class Settings(BaseSettings):
                 return driver + value[len(plain) :]
         return value
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "janus_urls", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("janus_urls")
+    @classmethod
+    def _janus_api_urls(cls, value: list[str] | None) -> list[str] | None:
+        """Each an http(s) URL with a host, kept without a trailing slash."""
+        if value is None:
+            return None
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http or https URL of a Janus API")
+        return [url.rstrip("/") for url in value]
 
     @field_validator("public_url")
     @classmethod
@@ -143,6 +173,17 @@ class Settings(BaseSettings):
     @cached_property
     def admin_key(self) -> str:
         return self.admin_token or self._generated("admin_token")
+
+    @cached_property
+    def janus_secret(self) -> str:
+        """The API secret every request to Janus carries."""
+        return self.janus_api_secret or self._generated("janus_api_secret")
+
+    @cached_property
+    def janus_plugin_key(self) -> str:
+        """The AudioBridge and Streaming plugins' admin key: creating rooms, mountpoints and
+        forwarders needs it."""
+        return self.janus_admin_key or self._generated("janus_admin_key")
 
     def _generated(self, name: str) -> str:
         """A secret made once and kept in the data folder, so links survive a restart."""

@@ -1,4 +1,4 @@
-"""Fixtures for the real services the server tests talk to: SQLite, PostgreSQL and Redis.
+"""Fixtures for the real services the server tests talk to: SQLite, PostgreSQL, Redis and Janus.
 
 A service that cannot be reached skips its tests with the reason, or fails them when
 PALABRE_REQUIRE_SERVICES=1 (as in CI), so a missing service is never silently skipped there.
@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from server.voice.janus_process import JanusOptions, OwnJanus, janus_binary, start_janus
+
 POSTGRES_TEST_URL = os.environ.get(
     "POSTGRES_TEST_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -36,7 +38,10 @@ def _shown(url: str) -> str:
 
 
 def _unreachable(service: str, url: str, error: BaseException) -> NoReturn:
-    message = f"{service} is not reachable at {_shown(url)}: {type(error).__name__}: {error}"
+    _missing(f"{service} is not reachable at {_shown(url)}: {type(error).__name__}: {error}")
+
+
+def _missing(message: str) -> NoReturn:
     if os.environ.get("PALABRE_REQUIRE_SERVICES") == "1":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -105,3 +110,23 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_TEST_URL
+
+
+@pytest.fixture
+async def janus(tmp_path: Path) -> AsyncIterator[OwnJanus]:
+    """A Janus of the test's own, as palabre runs it: on a free loopback port, with a fresh API
+    secret and admin key (`janus.options`), stopped after the test."""
+    binary = janus_binary()
+    if binary is None:
+        _missing("Janus is not installed (`apt-get install janus`): no `janus` on the PATH")
+    options = JanusOptions(
+        folder=tmp_path / "janus",
+        api_secret=secrets.token_urlsafe(16),
+        admin_key=secrets.token_urlsafe(16),
+        binary=binary,
+    )
+    own = await start_janus(options)
+    try:
+        yield own
+    finally:
+        await own.stop()

@@ -1,0 +1,1 @@
+"""Live voice: palabre's control of Janus AudioBridge rooms and Streaming mountpoints."""
