@@ -22,6 +22,8 @@ from server.settings import HARD_MESSAGE_LIMIT_BYTES, Settings
 from server.sse import observer_stream
 from server.telemetry import Metrics
 from server.throttle import LimitedStreams
+from server.voice.gateway import VoiceGateway
+from server.voice.service import VoiceService
 from server.wire import DepthLimitedPacket, guard_engineio
 
 
@@ -55,6 +57,11 @@ class Palabre:
             self.sio, self.hub, self.invites, self.fanout, settings, self.metrics
         )
         self.hub.on_revoke(self.gateway.drop_invite)
+        self.voice = VoiceService(settings, self.hub, self.sio, self.fanout, clock)
+        self.hub.subscribe(self.voice.on_commit)
+        self.voice_gateway = VoiceGateway(self.sio, self.fanout, self.voice, settings, self.metrics)
+        self.gateway.voice_available = lambda: self.voice.available
+        self.gateway.on_disconnect.append(self.voice.leave)
         self.streams = LimitedStreams(
             self.stream,
             rate_per_second=settings.sse_rate_per_second,
@@ -87,9 +94,11 @@ class Palabre:
         if self.bus is not None:
             await self.bus.start()
         await self.hub.start_all()
+        self.voice.start()
         try:
             yield
         finally:
+            await self.voice.stop()
             if self.bus is not None:
                 await self.bus.stop()
             await self.hub.stop()
@@ -101,7 +110,14 @@ class Palabre:
             assemblies = len(await self.store.assembly_ids())
         except Exception as problem:
             return JSONResponse({"ok": False, "database": type(problem).__name__}, 503)
-        return JSONResponse({"ok": True, "assemblies": assemblies, "live": len(self.hub.live())})
+        return JSONResponse(
+            {
+                "ok": True,
+                "assemblies": assemblies,
+                "live": len(self.hub.live()),
+                "voice": self.voice.health(),
+            }
+        )
 
     async def unavailable(self, request: Request, problem: Exception) -> Response:
         """An assembly that cannot answer in time: the client may try again shortly."""

@@ -8,6 +8,7 @@ sends commands, each a socket event named after the command, answered by an ack:
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,10 @@ class Gateway:
         self.metrics = metrics
         self.origins = frozenset(settings.origins)
         self.connecting = AddressLimiter(settings.connect_rate_per_second, settings.connect_burst)
+        # Set by the voice service: whether voice works now (the `sync` reply says it), and
+        # what to do when a socket goes (its audio leaves with it).
+        self.voice_available: Callable[[], bool] = lambda: False
+        self.on_disconnect: list[Callable[[str], Awaitable[None]]] = []
         sio.on("connect", self.admit)
         sio.on("disconnect", self.disconnect)
         sio.on("sync", self.sync)
@@ -218,6 +223,11 @@ class Gateway:
             return None
         await self.fanout.unseat(connection)
         self.metrics.connections.labels(role=connection.role.value).dec()
+        for gone in self.on_disconnect:
+            try:
+                await gone(sid)
+            except Exception:
+                log.exception("a disconnect listener failed", extra={"sid": sid})
         return None
 
     async def sync(self, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
@@ -248,7 +258,10 @@ class Gateway:
                     snapshots[stream] = snapshot
             return {
                 "ok": True,
-                "you": connection.describe(state),
+                "you": {
+                    **connection.describe(state),
+                    "voice": {"available": self.voice_available()},
+                },
                 "server_time_ms": runtime.clock(),
                 "snapshots": snapshots,
                 "events": events,

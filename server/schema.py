@@ -33,6 +33,8 @@ from server.audience import AUDIENCE_OF_ROLE, POSTING_EVENTS
 from server.gateway import EdgeCode
 from server.runtime import UNAVAILABLE
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES, Settings
+from server.voice.gateway import MAX_SDP_BYTES, VOICE_CODES
+from server.voice.service import WHY
 from server.wire import MAX_NESTING_DEPTH
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -46,6 +48,7 @@ ACK_EDGE_CODES = (
     EdgeCode.RATE_LIMITED,
     EdgeCode.NOT_CONNECTED,
     UNAVAILABLE,
+    *VOICE_CODES,
 )
 # Codes a refused connection carries (the token codes are `server.invites`' own).
 CONNECT_CODES = (
@@ -557,8 +560,13 @@ def _session(builder: _Builder) -> None:
                 "role": {"enum": roles},
                 "room": nullable(STRING),
                 "streams": unique_strings(),
+                "voice": closed({"available": BOOLEAN}),
             },
-            description="Who the connection is and the streams it follows.",
+            optional=("voice",),
+            description=(
+                "Who the connection is and the streams it follows; the `sync` reply adds"
+                " whether voice works on this server."
+            ),
         ),
     )
     builder.add(
@@ -606,6 +614,87 @@ def _session(builder: _Builder) -> None:
     )
 
 
+def _voice(builder: _Builder) -> dict[str, Any]:
+    """The voice messages (docs/protocol.md, "Voice"): client events with their acks."""
+    jsep = {
+        "type": "object",
+        "required": ["type", "sdp"],
+        "additionalProperties": False,
+        "properties": {"type": {"const": "offer"}, "sdp": STRING | {"maxLength": MAX_SDP_BYTES}},
+    }
+    candidate = closed(
+        {
+            "candidate": STRING,
+            "sdpMid": nullable(STRING),
+            "sdpMLineIndex": nullable(COUNT),
+            "usernameFragment": nullable(STRING),
+        },
+        optional=("sdpMid", "sdpMLineIndex", "usernameFragment"),
+    )
+    builder.add(
+        "voice_join",
+        closed({"offer": jsep, "room": STRING}, optional=("room",), title="voice_join"),
+    )
+    builder.add(
+        "voice_join_ok",
+        closed(
+            {
+                "ok": {"const": True},
+                "answer": closed({"type": {"const": "answer"}, "sdp": STRING}),
+                "room": STRING,
+                "muted": BOOLEAN,
+            }
+        ),
+    )
+    builder.add("voice_ice", closed({"candidate": nullable(candidate)}, title="voice_ice"))
+    builder.add("voice_mute_self", closed({"muted": BOOLEAN}, title="voice_mute_self"))
+    builder.add("voice_mute_self_ok", closed({"ok": {"const": True}, "muted": BOOLEAN}))
+    builder.add("voice_leave", closed({}, title="voice_leave"))
+    builder.add("voice_ok", closed({"ok": {"const": True}}))
+    for name in ("voice_join", "voice_mute_self", "voice"):
+        ok = f"{name}_ok" if name != "voice" else "voice_ok"
+        builder.add(f"{name}_reply", {"title": f"{name} reply", **by_ok(ref(ok), ref("ack_error"))})
+    builder.add(
+        "voice",
+        closed(
+            {
+                "available": BOOLEAN,
+                "joined": BOOLEAN,
+                "room": nullable(STRING),
+                "muted": BOOLEAN,
+                "why": {"enum": list(WHY)},
+            },
+            title="voice",
+            description="The person's own voice state, after join and leave and on every change.",
+        ),
+    )
+    builder.add(
+        "voice_activity",
+        closed(
+            {"room": STRING, "talking": unique_strings()},
+            title="voice_activity",
+            description="Who is heard talking now in a room (its members and moderators).",
+        ),
+    )
+    builder.add(
+        "voice_rejoin",
+        closed(
+            {"reason": {"enum": ["media_server_restarted", "moved"]}},
+            title="voice_rejoin",
+            description="Make a new offer and `voice_join` again.",
+        ),
+    )
+    return {
+        "voice_join": {"payload": "#/$defs/voice_join", "ack": "#/$defs/voice_join_reply"},
+        "voice_ice": {"payload": "#/$defs/voice_ice", "ack": "#/$defs/voice_reply"},
+        "voice_mute_self": {
+            "payload": "#/$defs/voice_mute_self",
+            "ack": "#/$defs/voice_mute_self_reply",
+        },
+        "voice_leave": {"payload": "#/$defs/voice_leave", "ack": "#/$defs/voice_reply"},
+    }
+
+
 def unique_strings() -> dict[str, Any]:
     return {"type": "array", "items": STRING, "uniqueItems": True}
 
@@ -628,6 +717,7 @@ def protocol_schema() -> dict[str, Any]:
     builder.add("event", _event_union())
     _views(builder)
     _session(builder)
+    client_events.update(_voice(builder))
     document: dict[str, Any] = {
         "$schema": DIALECT,
         "title": "palabre socket protocol",
@@ -642,6 +732,9 @@ def protocol_schema() -> dict[str, Any]:
                 "event": "#/$defs/event",
                 "moved": "#/$defs/moved",
                 "presence": "#/$defs/presence",
+                "voice": "#/$defs/voice",
+                "voice_activity": "#/$defs/voice_activity",
+                "voice_rejoin": "#/$defs/voice_rejoin",
             },
             "sse": {
                 "snapshot": ["#/$defs/assembly_view", "#/$defs/room_view"],

@@ -87,6 +87,9 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
         # Every test client comes from 127.0.0.1: limits per address are lifted unless a test
         # sets its own.
         **GENEROUS_ADDRESS_LIMITS,
+        # No voice unless a test gives a Janus (tests/voice): a server per test must not start
+        # a Janus of its own.
+        "janus_urls": [],
         **overrides,
     }
     return Settings(database_url=database_url, data_dir=data_dir, port=port, **given)
@@ -179,6 +182,7 @@ class ServerProcess:
             "PALABRE_ALLOWED_ORIGINS": self.url,
             "PALABRE_SECRET_KEY": self.settings.signing_key,
             "PALABRE_ADMIN_TOKEN": self.settings.admin_key,
+            "PALABRE_JANUS_URLS": ",".join(self.settings.janus_urls or []),
             **{
                 f"PALABRE_{name.upper()}": str(getattr(self.settings, name))
                 for name in GENEROUS_ADDRESS_LIMITS

@@ -68,12 +68,13 @@ async def test_healthz_reports_the_database_and_the_live_assemblies(server: Live
             "ok": True,
             "assemblies": 0,
             "live": 0,
+            "voice": "off",
         }
         await demo_people(server.organiser)
         healthy = await http.get(f"{server.url}/healthz")
         assert (healthy.status_code, healthy.json()) == (
             200,
-            {"ok": True, "assemblies": 1, "live": 1},
+            {"ok": True, "assemblies": 1, "live": 1, "voice": "off"},
         )
         # Without its database the server says so, for the load balancer to take it out.
         await server.palabre.store.close()
