@@ -89,9 +89,7 @@ def ice_candidate(value: Any) -> Json | None:
         and len(candidate) <= MAX_CANDIDATE_CHARS
         and (candidate == "" or CANDIDATE.fullmatch(candidate) is not None)
         and (mid is None or (isinstance(mid, str) and len(mid) <= MAX_MID_CHARS))
-        and (
-            index is None or (type(index) is int and 0 <= index <= MAX_MLINE_INDEX)
-        )
+        and (index is None or (type(index) is int and 0 <= index <= MAX_MLINE_INDEX))
         and (fragment is None or (isinstance(fragment, str) and len(fragment) <= MAX_MID_CHARS))
     )
     if not good:
