@@ -32,6 +32,8 @@ from tests.server.harness import LiveServer
 
 VOICE_OFF = "Voice is off on this server"
 CHECK = "Check my microphone and join the voice"
+# The smallest thing a thumb should have to hit.
+TOUCH_TARGET_PX = 44
 OPEN_FLOOR_SWITCH = "Open floor: every juror may speak without raising a hand"
 SOCKET = re.compile(r".*/socket\.io/.*")
 # A socket.io ack travelling as an engine.io message: "43", the ack id, the JSON arguments.
@@ -207,6 +209,13 @@ async def test_the_microphone_check_shows_a_moving_level_and_a_voiceless_server_
         await juror.get_by_role("button", name=CHECK).click()
         dialog = juror.get_by_role("dialog", name="Check your microphone")
         await expect(dialog).to_be_visible()
+        if size == "desktop":
+            # Keyboard: Escape closes the check and gives the focus back; Enter opens it again.
+            await juror.keyboard.press("Escape")
+            await expect(dialog).to_have_count(0)
+            await expect(juror.get_by_role("button", name=CHECK)).to_be_focused()
+            await juror.keyboard.press("Enter")
+            await expect(dialog).to_be_visible()
         meter = dialog.get_by_label("Microphone level")
         await expect(meter).to_be_visible()
         # Chromium's fake microphone beeps: the level moves between silence and sound.
@@ -260,6 +269,7 @@ async def see_the_refusal_explained(
     await screenshot(juror, "voice-mic-refused-phone")
     await assert_axe_clean(juror, "microphone refused")
     await dialog.get_by_role("button", name="Close").click()
+    await expect(juror.get_by_role("button", name=CHECK)).to_be_focused()
     await juror.get_by_role("button", name="Raise my hand").click()
     await expect(juror.get_by_role("button", name="Lower my hand")).to_be_visible()
 
@@ -282,6 +292,9 @@ async def test_the_server_voice_state_shows_as_plain_words_and_the_switch_only_s
     await expect(state).to_have_text("Muted: raise your hand to speak")
     switch = juror.get_by_role("button", name="Turn my microphone off")
     await expect(switch).to_be_enabled()
+    for target in (switch, juror.get_by_role("button", name="Leave the voice")):
+        box = await target.bounding_box()
+        assert box is not None and box["height"] >= TOUCH_TARGET_PX, box
 
     juror_wire.push("voice", voice_state("floor", muted=False))
     await expect(state).to_have_text("You have the floor: your microphone is live")

@@ -112,8 +112,13 @@ function useChimeOnFloor(why) {
  * The microphone check: opens nothing until the person clicks, shows a live level meter and a
  * device picker, explains a refusal, and hands the chosen microphone to the voice on "Join".
  */
-function MicCheck({ close, join }) {
+function MicCheck({ close: unmount, join }) {
   const dialog = useRef(null);
+  // Closed before it goes, so that the browser gives the focus back to the button that opened it.
+  const close = () => {
+    dialog.current?.close();
+    unmount();
+  };
   const [phase, setPhase] = useState("asking");
   const [devices, setDevices] = useState([]);
   const [deviceId, setDeviceId] = useState("");
@@ -196,7 +201,7 @@ function MicCheck({ close, join }) {
         ? t("Your browser did not let palabre use your microphone.")
         : t("No microphone was found on this device.")}</strong></p>
       <p>${phase === "refused"
-        ? t("To allow it, click the small lock or microphone sign at the left of the address bar, choose Allow for the microphone, then try again.")
+        ? t("To allow it, tap or click the small lock or microphone sign beside the web address at the top, choose Allow for the microphone, then try again.")
         : t("Plug in a microphone or a headset, then try again.")}</p>
       <p>${t("You can still take part by typing: raise your hand, and write what you say when you have the floor.")}</p>
       <div class="row">
