@@ -3,7 +3,7 @@
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,10 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # A fake microphone (a beep) and an automatic yes to its permission, for the voice pages;
+    # a test that wants a refusal denies the permission in its own context.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 # The README points here: every page at desktop and phone size, for a person to look at.
@@ -69,10 +73,18 @@ async def tokens(server: LiveServer) -> dict[str, str]:
 
 
 async def person(
-    browser: Browser, server: LiveServer, token: str, *, viewport: ViewportSize = DESKTOP
+    browser: Browser,
+    server: LiveServer,
+    token: str,
+    *,
+    viewport: ViewportSize = DESKTOP,
+    prepare: Callable[[BrowserContext], Awaitable[None]] | None = None,
 ) -> tuple[BrowserContext, Page]:
-    """A person in their own browser context, through their invite link into the room."""
+    """A person in their own browser context, through their invite link into the room;
+    `prepare` readies the context first (permissions, a stand-in for part of the socket)."""
     context = await browser.new_context(viewport=viewport, locale="en-GB")
+    if prepare is not None:
+        await prepare(context)
     page = await context.new_page()
     await page.goto(f"{server.url}/join/{token}")
     await page.get_by_role("button", name="Enter the room").click()

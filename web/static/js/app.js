@@ -7,6 +7,8 @@ import { html, errorText, N_, nameOf, ROLE_NAMES, roomLabel, useNow } from "./ui
 import { RoomView } from "./room.js";
 import { LeadView } from "./lead.js";
 import { announce } from "./announcer.js";
+import { readyChimeOnFirstGesture, VoiceClient } from "./voice.js";
+import { voiceAvailable } from "./voicestate.js";
 
 function authFromPage() {
   if (pageConfig.mode === "watch") return { assembly: pageConfig.assembly, watch: pageConfig.watch };
@@ -23,11 +25,15 @@ const STATUS_TEXT = {
   reconnecting: N_("Reconnecting… what you missed will appear when the connection is back."),
 };
 
-function App({ connection }) {
+function App({ connection, voiceClient }) {
   const [view, setView] = useState(connection.view);
   const [notice, setNotice] = useState("");
+  const [localVoice, setLocalVoice] = useState(voiceClient.local);
   useEffect(() => {
     connection.onChange = setView;
+    voiceClient.onChange = setLocalVoice;
+    connection.onVoiceRejoin = () => voiceClient.rejoin();
+    readyChimeOnFirstGesture();
     connection.start();
   }, []);
   const now = useNow(view.serverOffsetMs);
@@ -47,6 +53,13 @@ function App({ connection }) {
     return html`<p class="loading" role="status">${t(STATUS_TEXT[view.status] ?? "Connecting…")}</p>`;
   }
   const live = view.status === "connected";
+  const voice = {
+    available: voiceAvailable(you, view.voice, localVoice.off),
+    server: view.voice,
+    talking: view.talking,
+    local: localVoice,
+    client: voiceClient,
+  };
   return html`
     <div class="topline">
       <h1 class="assembly-name">${client.assembly.title}</h1>
@@ -57,13 +70,13 @@ function App({ connection }) {
     <${Announcements} client=${client} />
     ${notice && html`<p class="notice" role="alert">${notice}</p>`}
     ${you.role === "lead"
-      ? html`<${LeadView} view=${view} now=${now} send=${send} />`
-      : html`<${Rooms} view=${view} now=${now} send=${send} />`}
+      ? html`<${LeadView} view=${view} now=${now} send=${send} voice=${voice} />`
+      : html`<${Rooms} view=${view} now=${now} send=${send} voice=${voice} />`}
   `;
 }
 
 /** A juror's one room, a facilitator's rooms (tabs when several), an observer's room. */
-function Rooms({ view, now, send }) {
+function Rooms({ view, now, send, voice }) {
   const roomIds = view.you.streams.filter((stream) => stream !== "assembly");
   const [chosen, setChosen] = useState(null);
   const current = roomIds.includes(chosen) ? chosen : roomIds[0];
@@ -76,7 +89,7 @@ function Rooms({ view, now, send }) {
       ${roomIds.map((id) => html`<button type="button" aria-pressed=${id === current}
         onClick=${() => setChosen(id)}>${roomLabel(view.client.rooms[id] ?? { id })}</button>`)}
     </nav>`}
-    <${RoomView} view=${view} roomId=${current} now=${now} send=${send} />`;
+    <${RoomView} view=${view} roomId=${current} now=${now} send=${send} voice=${voice} />`;
 }
 
 /** Observers watch one room at a time: the plenary, or any breakout room of the round. */
@@ -142,5 +155,9 @@ if (auth === null) {
     <p>${t("This page needs the invite link the organisers sent you. Open it again to enter.")}</p>
     </section>`, root);
 } else {
-  render(html`<${App} connection=${new Connection(auth, () => {})} />`, root);
+  const connection = new Connection(auth, () => {});
+  // Voice signalling rides the same socket, acks and limits as the commands.
+  const voiceClient = new VoiceClient({ send: (event, data) => connection.send(event, data) },
+    () => {});
+  render(html`<${App} connection=${connection} voiceClient=${voiceClient} />`, root);
 }

@@ -12,7 +12,8 @@ const RETRY_AFTER_REFUSAL_MS = 5000;
 
 /**
  * Keeps the client state of one viewer: snapshots, then events in seq order, each once.
- * `onChange(view)` gets {client, you, status, presence, serverOffsetMs, refusal}.
+ * `onChange(view)` gets {client, you, status, presence, serverOffsetMs, refusal, voice,
+ * talking}.
  */
 export class Connection {
   constructor(auth, onChange) {
@@ -25,7 +26,13 @@ export class Connection {
       presence: {},
       serverOffsetMs: 0,
       refusal: null,
+      // The person's own voice state (the server's `voice` event), and who is heard talking
+      // in each room followed (`voice_activity`); both absent on a server without voice.
+      voice: null,
+      talking: {},
     };
+    /** A `voice_rejoin` from the server: the voice client makes a new offer. */
+    this.onVoiceRejoin = () => {};
     this.sequencer = new StreamSequencer({
       apply: (payload) => this.update({ client: applyEvent(this.view.client, payload) }),
       onGap: () => this.sync(),
@@ -63,6 +70,11 @@ export class Connection {
     this.socket.on("presence", ({ room, present }) =>
       this.update({ presence: { ...this.view.presence, [room]: present } }),
     );
+    this.socket.on("voice", (voice) => this.update({ voice }));
+    this.socket.on("voice_activity", ({ room, talking }) =>
+      this.update({ talking: { ...this.view.talking, [room]: talking } }),
+    );
+    this.socket.on("voice_rejoin", (data) => this.onVoiceRejoin(data));
     // A phone that loses its network learns it from the browser long before a ping times out.
     window.addEventListener("offline", () => this.socket.disconnect());
     window.addEventListener("online", () => this.socket.connect());

@@ -4,6 +4,7 @@ import { roomFairness } from "./fairness.js";
 import { formatDuration, t } from "./i18n.js";
 import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { RoomView } from "./room.js";
+import { SpeakingMark } from "./voicebar.js";
 
 // Alarms: a room where speaking is this unequal, or a hand has waited this long, needs a look;
 // inequality only means something once people have talked for a while.
@@ -11,21 +12,23 @@ const UNEQUAL_GINI = 0.5;
 const ENOUGH_TALK_MS = 5 * 60_000;
 const LONG_WAIT_MS = 3 * 60_000;
 
-export function LeadView({ view, now, send }) {
+export function LeadView({ view, now, send, voice }) {
   const [roomId, setRoomId] = useState(null);
   const { client } = view;
   const rooms = Object.values(client.rooms).filter((room) => !room.closed);
   if (roomId && client.rooms[roomId]) {
     return html`<button type="button" class="link" onClick=${() => setRoomId(null)}>
         ${t("← All rooms")}</button>
-      <${RoomView} view=${view} roomId=${roomId} now=${now} send=${send} />`;
+      <${RoomView} view=${view} roomId=${roomId} now=${now} send=${send} voice=${voice} />`;
   }
   return html`
     <${Round} client=${client} now=${now} send=${send} />
     <section class="card" aria-labelledby="rooms-heading">
       <h2 id="rooms-heading">${t("All rooms")}</h2>
+      ${!voice.available && html`<p class="voice-off">${t("Voice is off on this server")}${" · "}
+        ${t("Typing works as usual.")}</p>`}
       <div class="room-cards">${rooms.map((room) => html`<${RoomCard} client=${client}
-        room=${room} now=${now} present=${view.presence[room.id] ?? []}
+        room=${room} now=${now} present=${view.presence[room.id] ?? []} voice=${voice}
         open=${() => setRoomId(room.id)} />`)}</div>
     </section>
     <${BroadcastForm} send=${send} />`;
@@ -45,7 +48,7 @@ function alarms(client, room, now, present) {
   return { found, figures };
 }
 
-function RoomCard({ client, room, now, present, open }) {
+function RoomCard({ client, room, now, present, open, voice }) {
   const { found, figures } = alarms(client, room, now, present);
   const floor = room.floor;
   return html`<article class=${`room-card${found.length ? " needs-help" : ""}`}>
@@ -57,10 +60,20 @@ function RoomCard({ client, room, now, present, open }) {
       t("Gini: {gini}", { gini: figures.gini.toFixed(2) }),
       t("Online: {count}", { count: present.length }),
     ].join(" · ")}</p>
+    ${voice.available && html`<${RoomVoice} client=${client} talking=${voice.talking[room.id]} />`}
     ${found.length > 0 && html`<p class="alarms"><strong>${t("Needs attention:")}</strong>${" "}
       ${found.join(", ")}</p>`}
     <button type="button" onClick=${open}>${t("Open {room}", { room: roomLabel(room) })}</button>
   </article>`;
+}
+
+/** Whether a room's voice is running (the server tells who talks there), and who speaks now. */
+function RoomVoice({ client, talking }) {
+  if (talking === undefined) return html`<p class="muted">${t("No voice in this room yet")}</p>`;
+  if (talking.length === 0) return html`<p>${t("Voice on · nobody is speaking")}</p>`;
+  return html`<p>${t("Voice on · speaking now:")}${" "}
+    ${talking.map((id, index) => html`${index > 0 ? ", " : ""}${nameOf(client, id)}<${SpeakingMark}
+      talking=${true} />`)}</p>`;
 }
 
 function Round({ client, now, send }) {

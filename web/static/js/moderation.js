@@ -3,6 +3,7 @@ import { useState } from "preact/hooks";
 import { roomFairness } from "./fairness.js";
 import { formatDuration, t } from "./i18n.js";
 import { Action, html, nameOf } from "./ui.js";
+import { SpeakingMark } from "./voicebar.js";
 
 export function FairnessPanel({ client, room, now }) {
   const figures = roomFairness(client, room.id, now);
@@ -22,11 +23,12 @@ export function FairnessPanel({ client, room, now }) {
   </section>`;
 }
 
-export function ModerationPanel({ client, room, send, present }) {
+export function ModerationPanel({ client, room, send, present, talking }) {
   return html`<section class="card moderation" aria-labelledby="moderation-heading">
     <h3 id="moderation-heading">${t("People and rules")}</h3>
     <ul class="people">${room.jurors.map((id) => html`<${Person} id=${id} client=${client}
-      room=${room} send=${send} online=${present.includes(id)} />`)}</ul>
+      room=${room} send=${send} online=${present.includes(id)}
+      talking=${talking.includes(id)} />`)}</ul>
     <div class="row">
       ${room.locked
         ? html`<${Action} label=${t("Unlock the room")} send=${send} command="unlock_room" />`
@@ -40,7 +42,7 @@ export function ModerationPanel({ client, room, send, present }) {
   </section>`;
 }
 
-function Person({ id, client, room, send, online }) {
+function Person({ id, client, room, send, online, talking }) {
   const [removing, setRemoving] = useState(false);
   const [reason, setReason] = useState("");
   const muted = room.muted.includes(id);
@@ -52,7 +54,7 @@ function Person({ id, client, room, send, online }) {
   };
   return html`<li>
     <span class=${`presence ${online ? "online" : "offline"}`}>${online ? t("online") : t("offline")}</span>
-    <span class="who">${name}</span>
+    <span class="who">${name}</span><${SpeakingMark} talking=${talking} />
     ${muted && html` <span class="badge">${t("muted")}</span>`}
     <span class="row small">
       ${muted
@@ -92,6 +94,9 @@ function Rules({ room, send }) {
     <label class="choice"><input type="checkbox" checked=${room.rules.auto}
       onChange=${(e) => send("set_room_rules", { auto: e.target.checked })} />
       ${t("Give the floor automatically")}</label>
+    <label class="choice"><input type="checkbox" checked=${room.rules.open_floor}
+      onChange=${(e) => send("set_room_rules", { open_floor: e.target.checked })} />
+      ${t("Open floor: every juror may speak without raising a hand")}</label>
   </form>`;
 }
 

@@ -7,8 +7,9 @@ import { ArgumentMap } from "./map.js";
 import { Polls } from "./polls.js";
 import { Agenda } from "./agenda.js";
 import { FairnessPanel, ModerationPanel } from "./moderation.js";
+import { VoiceBar } from "./voicebar.js";
 
-export function RoomView({ view, roomId, now, send }) {
+export function RoomView({ view, roomId, now, send, voice }) {
   const { client, you } = view;
   const room = client.rooms[roomId];
   const role = you.role;
@@ -17,7 +18,8 @@ export function RoomView({ view, roomId, now, send }) {
   // Observers read only; nobody posts in a room that has closed.
   const contributor = role !== "observer" && !room.closed;
   const ctx = { client, room, you, now, send: roomSend, moderator, juror: role === "juror",
-                contributor, present: view.presence[roomId] ?? [] };
+                contributor, present: view.presence[roomId] ?? [],
+                talking: voice.talking[roomId] ?? [] };
   return html`
     <section class="room" aria-labelledby=${`room-${roomId}`}>
       <h2 id=${`room-${roomId}`} class="room-name">${roomLabel(room)}
@@ -26,6 +28,8 @@ export function RoomView({ view, roomId, now, send }) {
         ${room.paused_at_ms !== null && html` <span class="badge">${t("paused")}</span>`}</h2>
       <div class="room-grid">
         <div class="stage">
+          ${role !== "observer" && html`<${VoiceBar} voice=${voice} room=${room} you=${you}
+            client=${client} moderator=${moderator} />`}
           <${Floor} ...${ctx} />
           ${ctx.juror && html`<${HandControls} ...${ctx} />`}
           ${moderator && html`<${FloorControls} ...${ctx} />`}
@@ -70,22 +74,28 @@ function HandControls({ room, you, send }) {
   const replying = room.replies.some((entry) => entry.participant === me);
   const canReply = room.floor && !speaking && room.floor.kind === "turn";
   const [text, setText] = useState("");
-  if (speaking) {
+  const openFloor = room.rules.open_floor && !room.muted.includes(me);
+  if (speaking || openFloor) {
     const say = async (event) => {
       event.preventDefault();
       const ack = await send("speak", { text });
       if (ack.ok) setText("");
     };
-    return html`<section class="hand card" aria-label=${t("Your turn")}>
+    return html`<section class="hand card" aria-label=${speaking ? t("Your turn") : t("Open floor")}>
       <form onSubmit=${say} class="speak-form">
         <label for="speak-text">${t("What you say (shown to everyone as you send it)")}</label>
         <textarea id="speak-text" rows="3" maxlength="2000" value=${text}
           onInput=${(e) => setText(e.target.value)}></textarea>
         <div class="row">
           <button type="submit" class="primary">${t("Send")}</button>
-          <${Action} label=${t("Yield the floor")} send=${send} command="yield_floor" />
+          ${speaking && html`<${Action} label=${t("Yield the floor")} send=${send}
+            command="yield_floor" />`}
         </div>
-      </form></section>`;
+      </form>
+      ${!speaking && (place > 0
+        ? html`<${Action} label=${t("Lower my hand")} send=${send} command="lower_hand" />`
+        : html`<${Action} label=${t("Raise my hand")} send=${send} command="raise_hand" />`)}
+      </section>`;
   }
   return html`<section class="hand card" aria-label=${t("Your hand")}>
     ${place > 0
