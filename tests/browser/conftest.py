@@ -27,6 +27,10 @@ CHROMIUM_FLAGS = [
     # a test that wants a refusal denies the permission in its own context.
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
+    # A page's peer connection names its host candidates by their addresses instead of
+    # registering mDNS names, which would announce them on the machine's network: test
+    # traffic stays on loopback.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 # The README points here: every page at desktop and phone size, for a person to look at.
