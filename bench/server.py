@@ -49,13 +49,11 @@ import contextlib
 import os
 import random
 import resource
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +78,7 @@ from bench.live import (
     organise,
     people,
     round_rooms,
+    temporary_folder,
 )
 from bench.room_script import COMMAND_GROUPS, GROUPS, CreatedIds, RoomScript
 
@@ -659,7 +658,7 @@ async def run(options: Options) -> int:
     """The whole run; 1 when it could not complete. The server is stopped whatever happens."""
     print(describe(options), flush=True)
     try:
-        with temporary_folder() as folder:
+        with temporary_folder("palabre-bench-") as folder:
             async with database(options, folder) as url:
                 server = ServerProcess(url, folder, settings=UNLIMITED_RATE)
                 try:
@@ -686,15 +685,6 @@ def describe(options: Options) -> str:
         f"{options.cycles} cycles per room, pace {options.pace_ms} ms; {where}; "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start"
     )
-
-
-@contextlib.contextmanager
-def temporary_folder() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="palabre-bench-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:

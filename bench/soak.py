@@ -46,18 +46,15 @@ Run: `make soak` (10 minutes, about 11 in all), or a smoke run:
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import secrets
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +73,7 @@ from bench.live import (
     organise,
     people,
     round_rooms,
+    temporary_folder,
 )
 from bench.room_script import CreatedIds, RoomScript
 from bench.soak_check import (
@@ -587,7 +585,7 @@ async def run(options: Options) -> int:
     assert main is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     try:
-        with temporary_folder() as folder:
+        with temporary_folder("palabre-soak-") as folder:
             await flush_redis(options.redis_url)
             try:
                 async with fresh_postgres(options.postgres_url, "palabre_soak") as url:
@@ -631,15 +629,6 @@ def describe(options: Options) -> str:
         f"2 processes, PostgreSQL, Redis; {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.2f} at the start"
     )
-
-
-@contextlib.contextmanager
-def temporary_folder() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="palabre-soak-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
