@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from sqlalchemy import make_url
@@ -325,6 +325,36 @@ async def open_and_start_round(call: Call, rooms: int, timeout: float) -> None:
         if not ack.get("ok"):
             raise SetupFailed(f"{command} refused: {ack}")
         print(f"  {command}: {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+class Seated(Protocol):
+    """A connected person, as the benchmarks' clients know themselves."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def you(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=Seated)
+
+
+def seat(
+    rooms: list[dict[str, Any]], lead: S, clients: Sequence[S]
+) -> list[tuple[str, S, list[S]]]:
+    """Each room of the round with its chair (its first facilitator, or the lead) and its
+    jurors, each juror checked to sit where the plan says."""
+    by_name = {client.name: client for client in clients}
+    seated = []
+    for plan in rooms:
+        jurors = [by_name[name] for name in plan["jurors"]]
+        for juror in jurors:
+            if juror.you.get("room") != plan["room_id"]:
+                raise SetupFailed(f"{juror.name} sits in {juror.you.get('room')}, not in {plan}")
+        chair = by_name[plan["facilitators"][0]] if plan["facilitators"] else lead
+        seated.append((plan["room_id"], chair, jurors))
+    return seated
 
 
 def round_rooms(sync_reply: dict[str, Any]) -> list[dict[str, Any]]:

@@ -78,6 +78,7 @@ from bench.live import (
     organise,
     people,
     round_rooms,
+    seat,
     temporary_folder,
 )
 from bench.room_script import COMMAND_GROUPS, GROUPS, CreatedIds, RoomScript
@@ -416,18 +417,8 @@ async def join_all(
     return [o for o in outcomes if isinstance(o, float)]
 
 
-def seat(rooms: list[dict[str, Any]], lead: Peer, peers: list[Peer]) -> list[Room]:
-    """Each room of the round with its chair (its first facilitator, or the lead) and jurors."""
-    by_name = {peer.name: peer for peer in peers}
-    seated = []
-    for plan in rooms:
-        jurors = [by_name[name] for name in plan["jurors"]]
-        for juror in jurors:
-            if juror.you.get("room") != plan["room_id"]:
-                raise SetupFailed(f"{juror.name} sits in {juror.you.get('room')}, not in {plan}")
-        chair = by_name[plan["facilitators"][0]] if plan["facilitators"] else lead
-        seated.append(Room(plan["room_id"], chair, jurors))
-    return seated
+def seat_rooms(rooms: list[dict[str, Any]], lead: Peer, peers: list[Peer]) -> list[Room]:
+    return [Room(room_id, chair, jurors) for room_id, chair, jurors in seat(rooms, lead, peers)]
 
 
 # --- Driving the rooms ------------------------------------------------------------------------
@@ -649,7 +640,7 @@ async def benchmark(options: Options, server: ServerProcess) -> None:
             )
             print(latency_row("each", seconds))
             peers = [peer for peer, _ in plans]
-            await measure(options, server, lead, peers, seat(rooms, lead, peers))
+            await measure(options, server, lead, peers, seat_rooms(rooms, lead, peers))
         finally:
             await asyncio.gather(lead.leave(), *(peer.leave() for peer, _ in plans))
 

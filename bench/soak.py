@@ -73,6 +73,7 @@ from bench.live import (
     organise,
     people,
     round_rooms,
+    seat,
     temporary_folder,
 )
 from bench.room_script import CreatedIds, RoomScript
@@ -357,22 +358,6 @@ async def join_all(
             f"{len(failures)} of {len(clients)} clients could not connect; first: {name}: "
             f"{problem!r}"
         )
-
-
-def seat(
-    rooms: list[dict[str, Any]], lead: SoakClient, clients: Sequence[SoakClient]
-) -> list[tuple[str, SoakClient, list[SoakClient]]]:
-    """Each room with its chair (its first facilitator, or the lead) and its jurors."""
-    by_name = {client.name: client for client in clients}
-    seated = []
-    for plan in rooms:
-        jurors = [by_name[name] for name in plan["jurors"]]
-        for juror in jurors:
-            if juror.you.get("room") != plan["room_id"]:
-                raise SetupFailed(f"{juror.name} sits in {juror.you.get('room')}, not in {plan}")
-        chair = by_name[plan["facilitators"][0]] if plan["facilitators"] else lead
-        seated.append((plan["room_id"], chair, jurors))
-    return seated
 
 
 # --- The end: quiet, then checks --------------------------------------------------------------
