@@ -8,6 +8,7 @@ sends commands, each a socket event named after the command, answered by an ack:
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from server.runtime import UNAVAILABLE, Unavailable
 from server.settings import Settings
 from server.telemetry import Metrics
 from server.throttle import AddressLimiter, client_address
+from server.voice.ice import ice_servers_for
 from server.wire import MALFORMED, MAX_NESTING_DEPTH, TOO_DEEP
 
 log = logging.getLogger("palabre.gateway")
@@ -260,7 +262,10 @@ class Gateway:
                 "ok": True,
                 "you": {
                     **connection.describe(state),
-                    "voice": {"available": self.voice_available()},
+                    "voice": {
+                        "available": self.voice_available(),
+                        "ice_servers": ice_servers_for(self.settings, sid, time.time()),
+                    },
                 },
                 "server_time_ms": runtime.clock(),
                 "snapshots": snapshots,

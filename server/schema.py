@@ -560,12 +560,27 @@ def _session(builder: _Builder) -> None:
                 "role": {"enum": roles},
                 "room": nullable(STRING),
                 "streams": unique_strings(),
-                "voice": closed({"available": BOOLEAN}),
+                "voice": closed(
+                    {
+                        "available": BOOLEAN,
+                        "ice_servers": array(
+                            closed(
+                                {
+                                    "urls": array(STRING),
+                                    "username": STRING,
+                                    "credential": STRING,
+                                },
+                                optional=("username", "credential"),
+                            )
+                        ),
+                    }
+                ),
             },
             optional=("voice",),
             description=(
                 "Who the connection is and the streams it follows; the `sync` reply adds"
-                " whether voice works on this server."
+                " whether voice works on this server and the STUN/TURN servers (RTCIceServer"
+                " objects) to give a peer connection."
             ),
         ),
     )

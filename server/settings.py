@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A socket.io message over this size is refused with `payload_too_large` (issue 3: 16 KiB).
@@ -37,6 +46,43 @@ def origin_of(url: str) -> str:
     port = parts.port  # ValueError when it is no port number
     shown = "" if port is None or port == DEFAULT_PORTS[scheme] else f":{port}"
     return f"{scheme}://{host}{shown}"
+
+
+# What an RTCIceServer's URLs may name (RFC 7064, RFC 7065): STUN and TURN, over UDP, TCP or TLS.
+ICE_URL_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+# More would only slow every page's ICE gathering; a deployment needs one or two.
+MAX_ICE_SERVERS = 8
+
+
+class IceServer(BaseModel):
+    """One STUN or TURN server the pages give their peer connection (an RTCIceServer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    urls: list[str] = Field(min_length=1, max_length=MAX_ICE_SERVERS)
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("urls")
+    @classmethod
+    def _stun_or_turn(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(ICE_URL_SCHEMES) or len(url) <= len("turn:"):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+        return value
+
+    @property
+    def turn(self) -> bool:
+        return any(url.startswith(("turn:", "turns:")) for url in self.urls)
+
+    def for_page(self) -> dict[str, object]:
+        """As a browser's RTCPeerConnection takes it."""
+        return self.model_dump(exclude_none=True)
 
 
 class Settings(BaseSettings):
@@ -103,6 +149,15 @@ class Settings(BaseSettings):
     janus_nat_1_1_mapping: str | None = None
     # The UDP ports its media uses (`20000-40000`), to open in a firewall; unset, Janus's own.
     janus_rtp_port_range: str | None = None
+    # The STUN and TURN servers the pages give their peer connections, as JSON:
+    # `[{"urls": "turns:turn.example.org:443?transport=tcp", "username": "u", "credential": "c"}]`.
+    # None by default: Janus's own candidates do on an open network; behind firewalls that
+    # block UDP, a TURN server relays the media (docs/deploy.md).
+    ice_servers: list[IceServer] = Field(default_factory=list, max_length=MAX_ICE_SERVERS)
+    # With this secret (coturn's `static-auth-secret`), TURN servers listed without a credential
+    # get one made for each connection, valid this long; nothing is shared with the pages.
+    turn_secret: str | None = None
+    turn_credential_seconds: PositiveInt = 6 * 3600
 
     @field_validator("database_url")
     @classmethod
@@ -135,6 +190,19 @@ class Settings(BaseSettings):
             if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
                 raise ValueError(f"{url!r} is not an http or https URL of a Janus API")
         return [url.rstrip("/") for url in value]
+
+    @model_validator(mode="after")
+    def _turn_credentials(self) -> "Settings":
+        """A browser refuses a TURN server without a credential (its whole peer connection
+        fails): each needs its own, or the shared secret that makes them."""
+        if self.turn_secret is None:
+            for server in self.ice_servers:
+                if server.turn and (server.username is None or server.credential is None):
+                    raise ValueError(
+                        f"the TURN server {server.urls[0]!r} needs a username and credential,"
+                        " or PALABRE_TURN_SECRET to make them"
+                    )
+        return self
 
     @field_validator("public_url")
     @classmethod

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import (
@@ -28,7 +29,7 @@ from tests.browser.conftest import (
     screenshot,
 )
 from tests.browser.test_pages import ROOM, lively_demo
-from tests.server.harness import LiveServer
+from tests.server.harness import LiveServer, serving, settings_for
 
 VOICE_OFF = "Voice is off on this server"
 CHECK = "Check my microphone and join the voice"
@@ -121,7 +122,7 @@ def offer_voice(message: str | bytes) -> str | bytes:
     reply = arguments[0] if arguments and isinstance(arguments[0], dict) else None
     if reply is None or not isinstance(reply.get("you"), dict):
         return message
-    reply["you"]["voice"] = {"available": True}
+    reply["you"]["voice"] = {**reply["you"].get("voice", {}), "available": True}
     return f"43{found[1]}{json.dumps(arguments)}"
 
 
@@ -358,6 +359,56 @@ async def test_a_media_server_restart_makes_the_page_rejoin_by_itself_and_say_so
     await juror.get_by_role("button", name="Leave the voice").click()
     await expect(juror.get_by_role("button", name=CHECK)).to_be_visible()
     assert any('"voice_leave"' in m for m in wire.sent_by_page)
+
+
+# Keeps the configuration of every RTCPeerConnection the page makes.
+RECORD_PEER_CONFIGS = """(() => {
+  const Original = window.RTCPeerConnection;
+  window.peerConfigs = [];
+  window.RTCPeerConnection = function (config) {
+    window.peerConfigs.push(JSON.parse(JSON.stringify(config ?? {})));
+    return new Original(config);
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+})()"""
+# A STUN server on this machine's loopback, where nothing answers: the page may send it a
+# binding request, which goes nowhere else.
+LOOPBACK_STUN = {"urls": "stun:127.0.0.1:9"}
+
+
+async def test_a_page_whose_connection_came_back_joins_the_voice_again_with_the_ice_servers(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path, ice_servers=[LOOPBACK_STUN])
+    async with serving(settings) as server:
+        tokens = await lively_demo(server)
+        answerer = await browser.new_page()
+        wire = VoiceWire(answerer)
+
+        async def prepare(context: BrowserContext) -> None:
+            await wire.attach(context)
+            await context.add_init_script(RECORD_PEER_CONFIGS)
+
+        _, juror = await person(browser, server, tokens["j-aisha"], prepare=prepare)
+        await juror.get_by_role("button", name=CHECK).click()
+        await juror.get_by_role("button", name="Join the voice", exact=True).click()
+        state = juror.locator(".voice-state")
+        await expect(state).to_have_text("Muted: raise your hand to speak")
+        configs = await juror.evaluate("window.peerConfigs")
+        assert [c["iceServers"] for c in configs] == [[{"urls": [LOOPBACK_STUN["urls"]]}]]
+
+        # The socket drops (a phone between networks); the server lets its audio go. Once the
+        # page is back and synced, it joins the voice again by itself and says so.
+        wire.join_delay_s = 1.5
+        await wire.sockets[0].close()
+        await expect(juror.locator(".voice-note")).to_have_text(
+            "Your connection came back: reconnecting your microphone…"
+        )
+        await expect(juror.locator(".voice-note")).to_have_text("Your microphone is reconnected.")
+        await expect(state).to_have_text("Muted: raise your hand to speak")
+        assert sum('"voice_join"' in m for m in wire.sent_by_page) == 2
+        configs = await juror.evaluate("window.peerConfigs")
+        assert len(configs) == 2 and configs[1]["iceServers"] == configs[0]["iceServers"]
 
 
 async def until(page: Page, condition: Callable[[], bool], tries: int = 50) -> None:

@@ -32,7 +32,8 @@ function App({ connection, voiceClient }) {
   useEffect(() => {
     connection.onChange = setView;
     voiceClient.onChange = setLocalVoice;
-    connection.onVoiceRejoin = () => voiceClient.rejoin();
+    connection.onVoiceRejoin = () => voiceClient.rejoin("rejoining");
+    connection.onReconnected = () => voiceClient.rejoin("reconnecting");
     readyChimeOnFirstGesture();
     connection.start();
   }, []);
@@ -158,6 +159,6 @@ if (auth === null) {
   const connection = new Connection(auth, () => {});
   // Voice signalling rides the same socket, acks and limits as the commands.
   const voiceClient = new VoiceClient({ send: (event, data) => connection.send(event, data) },
-    () => {});
+    () => {}, () => connection.view.you?.voice?.ice_servers ?? []);
   render(html`<${App} connection=${connection} voiceClient=${voiceClient} />`, root);
 }

@@ -33,6 +33,12 @@ export class Connection {
     };
     /** A `voice_rejoin` from the server: the voice client makes a new offer. */
     this.onVoiceRejoin = () => {};
+    /**
+     * The socket came back after a loss and is synced again. The server let go of everything
+     * the old socket held (its audio included): the voice client joins again.
+     */
+    this.onReconnected = () => {};
+    this.everConnected = false;
     this.sequencer = new StreamSequencer({
       apply: (payload) => this.update({ client: applyEvent(this.view.client, payload) }),
       onGap: () => this.sync(),
@@ -41,9 +47,12 @@ export class Connection {
 
   start() {
     this.socket = io({ auth: (give) => give(this.auth), transports: ["websocket"] });
-    this.socket.on("connect", () => {
+    this.socket.on("connect", async () => {
+      const again = this.everConnected;
+      this.everConnected = true;
       this.update({ status: "syncing" });
-      this.sync();
+      const synced = await this.sync();
+      if (again && synced) this.onReconnected();
     });
     this.socket.on("disconnect", (reason) => {
       this.update({ status: "reconnecting" });
@@ -88,9 +97,9 @@ export class Connection {
         .timeout(ACK_TIMEOUT_MS)
         .emitWithAck("sync", { resume: this.sequencer.lastSeqs() });
     } catch {
-      return; // Disconnected meanwhile: the next connect syncs again.
+      return false; // Disconnected meanwhile: the next connect syncs again.
     }
-    if (!reply.ok) return;
+    if (!reply.ok) return false;
     const audience = { lead: "mod", facilitator: "mod", juror: "member" }[reply.you.role] ?? "obs";
     let client = { ...this.view.client, audience };
     client = applySnapshots(client, reply.snapshots);
@@ -104,6 +113,7 @@ export class Connection {
     }
     for (const payload of reply.events) this.sequencer.receive(payload);
     this.update({ status: "connected" });
+    return true;
   }
 
   moved(data) {

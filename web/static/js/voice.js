@@ -13,9 +13,10 @@ export class VoiceClient {
   /**
    * @param {Signal} signal the socket (Connection.send: an event and its ack)
    * @param {(local: LocalVoice) => void} onChange
-   * @param {RTCIceServer[]} [iceServers] none unless the server gives some
+   * @param {() => RTCIceServer[]} [iceServers] the STUN/TURN servers the server gave at the
+   *   latest sync (TURN credentials expire, so they are read at each new connection)
    */
-  constructor(signal, onChange, iceServers = []) {
+  constructor(signal, onChange, iceServers = () => []) {
     this.signal = signal;
     this.onChange = onChange;
     this.iceServers = iceServers;
@@ -41,7 +42,7 @@ export class VoiceClient {
 
   async connect() {
     this.closePeer();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers() });
     this.pc = pc;
     // Candidates found before the server knows of this connection wait for its answer.
     const early = [];
@@ -75,14 +76,20 @@ export class VoiceClient {
     await pc.setRemoteDescription(ack.answer);
     answered = true;
     for (const sent of early) this.signal.send("voice_ice", sent);
-    this.update({ phase: "joined", note: this.local.note === "rejoining" ? "back" : null });
+    const wasRejoining = ["rejoining", "reconnecting"].includes(this.local.note);
+    this.update({ phase: "joined", note: wasRejoining ? "back" : null });
     return ack;
   }
 
-  /** The media server restarted: a new offer, by itself, and the person is told. */
-  async rejoin() {
+  /**
+   * A new offer, by itself, and the person is told why: the media server restarted
+   * ("rejoining"), or the page's connection came back after the server let its audio go
+   * ("reconnecting").
+   * @param {"rejoining" | "reconnecting"} [why]
+   */
+  async rejoin(why = "rejoining") {
     if (!this.stream || this.local.phase === "idle") return;
-    this.update({ phase: "rejoining", note: "rejoining" });
+    this.update({ phase: "rejoining", note: why });
     await this.connect();
   }
 
