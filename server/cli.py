@@ -10,6 +10,7 @@
     palabre export ASSEMBLY [-o FILE]
     palabre verify FILE
     palabre schema
+    palabre janus [--port P]
 
 The organiser's commands work on the database of DATABASE_URL directly, with the secrets of
 PALABRE_DATA_DIR (or PALABRE_SECRET_KEY), so the links they print are the server's own. Exit
@@ -24,6 +25,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -118,6 +120,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     served = settings.model_copy(update={"host": host, "port": port})
     if args.demo:
         cmd_demo(served, args)
+    print(voice_arrangement(served), flush=True)
     uvicorn.run(
         functools.partial(create_app, served),
         factory=True,
@@ -127,6 +130,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0
+
+
+def voice_arrangement(settings: Settings) -> str:
+    """One line on where voice comes from, for the person who just started the server."""
+    from server.voice.janus_process import janus_binary
+
+    if settings.janus_urls:
+        return f"voice: Janus at {', '.join(settings.janus_urls)}"
+    if settings.janus_urls is not None:
+        return "voice: off (PALABRE_JANUS_URLS is empty); typed statements only"
+    if janus_binary() is None:
+        return "voice: off, no `janus` installed (`apt-get install janus` turns it on)"
+    log = settings.data_dir / "janus" / "janus.log"
+    return f"voice: palabre starts its own Janus on loopback (its log: {log})"
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -295,6 +312,42 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# A shared Janus's API port when neither --port nor PALABRE_JANUS_PORT names one: Janus's own.
+SHARED_JANUS_PORT = 8088
+
+
+def cmd_janus(settings: Settings, args: argparse.Namespace) -> int:
+    """Run Janus in the foreground from palabre's configuration (loopback, the API secret and
+    admin key of these settings), for palabre processes that share it through
+    PALABRE_JANUS_URLS: the Procfile's `janus` process."""
+    from server.voice.janus_process import (
+        API_PATH,
+        LOOPBACK,
+        JanusFolderBusy,
+        JanusNotInstalled,
+        JanusOptions,
+        exec_janus,
+        janus_binary,
+    )
+
+    binary = janus_binary()
+    if binary is None:
+        raise Failed("Janus is not installed: `apt-get install janus` (Debian's package)")
+    port = args.port or settings.janus_port or SHARED_JANUS_PORT
+    options = replace(JanusOptions.from_settings(settings, binary), port=port)
+    print(
+        f"{PROGRAM}: Janus on {LOOPBACK}:{port}; give palabre processes "
+        f"PALABRE_JANUS_URLS=http://{LOOPBACK}:{port}{API_PATH} and this environment's "
+        "PALABRE_JANUS_API_SECRET and PALABRE_JANUS_ADMIN_KEY (or PALABRE_DATA_DIR)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        exec_janus(options)
+    except (JanusNotInstalled, JanusFolderBusy) as problem:
+        raise Failed(str(problem)) from None
+
+
 # --- The parser -------------------------------------------------------------------------------
 
 
@@ -362,6 +415,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of every message")
     schema.set_defaults(run=cmd_schema)
+
+    janus = commands.add_parser(
+        "janus",
+        help="run Janus for voice, configured as palabre's own, in the foreground",
+        description="Run Janus from palabre's configuration (loopback only, the API secret and "
+        "admin key of PALABRE_JANUS_API_SECRET / PALABRE_JANUS_ADMIN_KEY or the data dir), "
+        "for palabre processes that share it through PALABRE_JANUS_URLS.",
+    )
+    janus.add_argument(
+        "--port",
+        type=int,
+        help=f"the API's loopback port (default PALABRE_JANUS_PORT, else {SHARED_JANUS_PORT})",
+    )
+    janus.set_defaults(run=cmd_janus)
     return parser
 
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
@@ -213,6 +214,27 @@ def configuration(
     }
 
 
+def write_configuration(
+    options: JanusOptions, library: Path, port: int, server_name: str
+) -> list[str]:
+    """Write the configuration folder; the command that runs Janus from it."""
+    for name, text in configuration(options, library, port, server_name).items():
+        _write_private(options.folder / name, text)
+    folder = options.folder.resolve()
+    return [str(options.binary), "-C", str(folder / "janus.jcfg"), "-F", str(folder)]
+
+
+def exec_janus(options: JanusOptions) -> NoReturn:
+    """Become Janus, run from palabre's configuration on `options.port` of loopback: the
+    `palabre janus` command, a process of its own that several palabre processes share
+    (`PALABRE_JANUS_URLS`). The folder's lock stays held by Janus itself."""
+    library = library_folder(options.binary)
+    lock = _locked_folder(options.folder)
+    os.set_inheritable(lock, True)
+    command = write_configuration(options, library, options.port, "palabre-shared")
+    os.execv(command[0], command)
+
+
 def free_loopback_port() -> int:
     """A TCP port free on loopback now (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -270,15 +292,12 @@ class OwnJanus:
         if self._lock is None:
             raise JanusStartFailed("this Janus was stopped for good")
         server_name = f"palabre-{secrets.token_hex(6)}"
-        texts = configuration(self.options, self._library, self.port, server_name)
-        for name, text in texts.items():
-            _write_private(self.options.folder / name, text)
-        folder = self.options.folder.resolve()
+        command = write_configuration(self.options, self._library, self.port, server_name)
         # Appended to, so the log of a Janus that crashed survives its restart.
         descriptor = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(descriptor, "ab") as log:
             self._process = subprocess.Popen(
-                [str(self.options.binary), "-C", str(folder / "janus.jcfg"), "-F", str(folder)],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

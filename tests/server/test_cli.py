@@ -18,6 +18,7 @@ import pytest
 
 from facilitation import PLENARY_ROOM
 from server.store import Store
+from server.voice.janus_process import janus_binary
 from tests.server.harness import (
     ROOT,
     WAIT_SECONDS,
@@ -298,7 +299,17 @@ def test_the_console_script_is_installed() -> None:
         [str(script), "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0
-    for command in ("serve", "demo", "import", "links", "revoke", "export", "verify", "schema"):
+    for command in (
+        "serve",
+        "demo",
+        "import",
+        "links",
+        "revoke",
+        "export",
+        "verify",
+        "schema",
+        "janus",
+    ):
         assert command in done.stdout
 
 
@@ -354,6 +365,9 @@ def test_serve_with_the_demo(env: dict[str, str], tmp_path: Path) -> None:
     assert all(link.startswith(f"{url}/join/") for link in links.values())
     assert set(links.values()) <= served_links
     assert admin not in stdout + stderr
+    # Where voice comes from is said at once.
+    said = "voice: palabre starts its own Janus" if janus_binary() else "voice: off, no `janus`"
+    assert said in stdout
 
 
 async def test_reading_commands_never_end_an_overdue_turn(env: dict[str, str]) -> None:
