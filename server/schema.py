@@ -694,7 +694,7 @@ def _voice(builder: _Builder) -> dict[str, Any]:
     builder.add(
         "voice_rejoin",
         closed(
-            {"reason": {"enum": ["media_server_restarted", "moved"]}},
+            {"reason": {"enum": ["media_server_restarted", "media_server_lost", "moved"]}},
             title="voice_rejoin",
             description="Make a new offer and `voice_join` again.",
         ),

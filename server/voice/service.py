@@ -377,10 +377,11 @@ class VoiceService:
         }
 
     def _place(self, assembly_id: str, room: str) -> MediaServer | None:
-        """The Janus a room lives on: the least loaded on first use, then always the same."""
+        """The Janus a room lives on: the least loaded on first use, then the same one for as
+        long as it is up; when it is down and another is up, the room moves there."""
         placed = self._placed.get((assembly_id, room))
-        if placed is not None:
-            return placed if placed.available else None
+        if placed is not None and placed.available:
+            return placed
         candidates = [server for server in self.media if server.available]
         if not candidates:
             return None
@@ -421,15 +422,30 @@ class VoiceService:
             await self.sio.emit("voice_activity", payload, room=group(assembly_id, room, audience))
 
     def _media_lost(self, media: MediaServer) -> None:
+        """A Janus went away: its people are told their voice is off. Where another Janus is
+        up, their rooms move to it and they are asked to join again at once; otherwise they
+        wait for this one to come back."""
+        failover = any(server.available for server in self.media if server is not media)
         for join in [j for j in self._joins.values() if j.media is media]:
             del self._joins[join.sid]
             self._lost[join.sid] = media
             self._spawn(self.sio.emit("voice", self.idle_state(), to=join.sid))
+            if failover:
+                self._spawn(
+                    self.sio.emit("voice_rejoin", {"reason": "media_server_lost"}, to=join.sid)
+                )
 
     async def _media_restarted(self, media: MediaServer, dropped: list[Participation]) -> None:
         for join in [j for j in self._joins.values() if j.media is media]:
             del self._joins[join.sid]
             self._lost[join.sid] = media
+        # Rooms that moved to another Janus while this one was away stay there.
+        if media.bridge is not None:
+            for (assembly_id, room), placed in list(self._placed.items()):
+                room_id = janus_id(assembly_id, room)
+                if placed is not media and room_id in media.bridge.rooms:
+                    with contextlib.suppress(JanusError):
+                        await media.bridge.destroy_room(room_id)
         for sid in [sid for sid, lost in self._lost.items() if lost is media]:
             del self._lost[sid]
             await self.sio.emit("voice_rejoin", {"reason": "media_server_restarted"}, to=sid)

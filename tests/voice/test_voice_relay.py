@@ -4,12 +4,14 @@ is refused with a code and changes nothing. (No media flows: ICE never completes
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from facilitation import Role
 from server.voice.janus_process import OwnJanus
 from server.voice.room_events import StartedTalking, StoppedTalking
 from tests.server.harness import (
@@ -333,3 +335,24 @@ async def test_talking_events_become_a_voice_recorded_event_at_the_turns_end(
         recorded = [e for e in facilitator.applied["plenary"] if e["type"] == "voice_recorded"]
         assert recorded[0]["voiced_ms"] == {"j1": 5_500}
         assert recorded[0]["to_ms"] - recorded[0]["from_ms"] == 6_500
+
+
+async def test_a_revoked_invite_takes_its_audio_out_and_disturbs_nobody_else(
+    server: LiveServer,
+) -> None:
+    tokens = await people(server)
+    j1 = await joined(server, tokens["j1"])
+    invite, token = await server.palabre.invites.issue(
+        "jury", "j2", Role.JUROR, now=datetime.now(UTC)
+    )
+    j2 = await joined(server, token)
+    assert await janus_muted(server, "plenary") == {"j1": True, "j2": True}
+    assert await server.organiser.revoke(invite.id)
+
+    async def gone() -> bool:
+        return await janus_muted(server, "plenary") == {"j1": True}
+
+    await until(gone, "the revoked juror's audio leaving")
+    # Shown out: the socket is gone, and coming back with the same invite is refused.
+    await j2.wait_for(lambda: not j2.sio.connected, "the revoked juror's socket closing")
+    assert j1.rejoins == [] and j1.voice[-1]["joined"] is True

@@ -32,7 +32,8 @@ function App({ connection, voiceClient }) {
   useEffect(() => {
     connection.onChange = setView;
     voiceClient.onChange = setLocalVoice;
-    connection.onVoiceRejoin = () => voiceClient.rejoin("rejoining");
+    connection.onVoiceRejoin = ({ reason } = {}) =>
+      voiceClient.rejoin(reason === "media_server_lost" ? "moving" : "rejoining");
     connection.onReconnected = () => voiceClient.rejoin("reconnecting");
     readyChimeOnFirstGesture();
     connection.start();

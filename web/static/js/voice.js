@@ -76,7 +76,7 @@ export class VoiceClient {
     await pc.setRemoteDescription(ack.answer);
     answered = true;
     for (const sent of early) this.signal.send("voice_ice", sent);
-    const wasRejoining = ["rejoining", "reconnecting"].includes(this.local.note);
+    const wasRejoining = ["rejoining", "reconnecting", "moving"].includes(this.local.note);
     this.update({ phase: "joined", note: wasRejoining ? "back" : null });
     return ack;
   }
@@ -84,8 +84,8 @@ export class VoiceClient {
   /**
    * A new offer, by itself, and the person is told why: the media server restarted
    * ("rejoining"), or the page's connection came back after the server let its audio go
-   * ("reconnecting").
-   * @param {"rejoining" | "reconnecting"} [why]
+   * ("reconnecting"), or the room moved to another media server ("moving").
+   * @param {"rejoining" | "reconnecting" | "moving"} [why]
    */
   async rejoin(why = "rejoining") {
     if (!this.stream || this.local.phase === "idle") return;

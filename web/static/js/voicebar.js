@@ -36,6 +36,7 @@ const WAITING_LINES = {
 const NOTES = {
   rejoining: N_("The voice server restarted: reconnecting your microphone…"),
   reconnecting: N_("Your connection came back: reconnecting your microphone…"),
+  moving: N_("The voice server went down: moving your microphone to another…"),
   back: N_("Your microphone is reconnected."),
 };
 // The meter redraws ten times a second: smooth enough to see a voice, cheap for a phone.

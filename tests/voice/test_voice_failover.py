@@ -1,0 +1,87 @@
+"""Several media servers (PALABRE_JANUS_URLS): each room lives on one, the least loaded, and
+a media server's failure moves its rooms to another that is up, without disturbing the rooms
+on the others."""
+
+import asyncio
+import dataclasses
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.voice.janus_process import OwnJanus, own_janus
+from tests.server.harness import LiveServer, ManualClock, demo_people, serving, settings_for
+from tests.voice.test_voice_relay import joined
+
+pytestmark = pytest.mark.voice
+
+
+@pytest.fixture
+async def second_janus(janus: OwnJanus, tmp_path: Path) -> AsyncIterator[OwnJanus]:
+    """Another Janus with the same secrets, as a deployment's second media server."""
+    options = dataclasses.replace(janus.options, folder=tmp_path / "janus-2")
+    async with own_janus(options) as other:
+        yield other
+
+
+@pytest.fixture
+async def server(
+    sqlite_url: str, tmp_path: Path, janus: OwnJanus, second_janus: OwnJanus
+) -> AsyncIterator[LiveServer]:
+    settings = settings_for(
+        sqlite_url,
+        tmp_path / "data",
+        janus_urls=[janus.url, second_janus.url],
+        janus_api_secret=janus.options.api_secret,
+        janus_admin_key=janus.options.admin_key,
+    )
+    async with serving(settings, clock=ManualClock()) as live:
+        deadline = time.monotonic() + 10
+        while sum(m.available for m in live.palabre.voice.media) < 2:
+            assert time.monotonic() < deadline, "both media servers never became available"
+            await asyncio.sleep(0.05)
+        yield live
+
+
+def hosting(server: LiveServer, room_id: str) -> list[str]:
+    """The API URLs of the media servers up now that have the room."""
+    return [
+        media.client.url
+        for media in server.palabre.voice.media
+        if media.available and media.bridge is not None and room_id in media.bridge.rooms
+    ]
+
+
+async def test_rooms_spread_over_the_media_servers_and_a_failure_moves_only_its_rooms(
+    server: LiveServer, janus: OwnJanus, second_janus: OwnJanus
+) -> None:
+    jury = await demo_people(server.organiser, "jury")
+    other = await demo_people(server.organiser, "other")
+    staying = await joined(server, jury["j1"])
+    moving = await joined(server, other["j1"])
+    # Least loaded first: the second room goes to the other media server.
+    (first,) = hosting(server, "jury/plenary")
+    (second,) = hosting(server, "other/plenary")
+    assert {first, second} == {janus.url, second_janus.url}
+    failing = janus if second == janus.url else second_janus
+
+    await failing.stop()
+    await moving.wait_for(lambda: bool(moving.rejoins), "the page to be asked to join again")
+    assert moving.rejoins == [{"reason": "media_server_lost"}]
+    assert moving.voice[-1]["joined"] is False
+    again = await moving.call("voice_join", {"offer": _offer()}, "voice_join_reply")
+    assert again["ok"], again
+    assert hosting(server, "other/plenary") == [first]
+    # The room on the server that stayed up never noticed.
+    await asyncio.sleep(0.5)
+    assert staying.rejoins == []
+    assert staying.voice[-1]["joined"] is True
+    assert server.palabre.voice.health() == "ok"
+
+
+def _offer() -> dict[str, str]:
+    from tests.voice.test_voice_relay import sdp_offer
+
+    return sdp_offer(secrets.token_hex(4))
