@@ -160,12 +160,21 @@ def reply_posted(state: Assembly, event: ReplyPosted) -> None:
 @decides_in_room(
     Endorse,
     yields=(EndorsementAdded,),
-    refusals=(ErrorCode.NODE_NOT_FOUND, ErrorCode.NODE_HIDDEN, ErrorCode.ALREADY_ENDORSED),
+    refusals=(
+        ErrorCode.NODE_NOT_FOUND,
+        ErrorCode.NODE_HIDDEN,
+        ErrorCode.OWN_POST,
+        ErrorCode.ALREADY_ENDORSED,
+    ),
 )
 def endorse(d: Decision, room: Room, command: Endorse) -> None:
     node = _node(room, command.node_id)
     if node.hidden:
         raise Refusal(ErrorCode.NODE_HIDDEN, command.node_id)
+    # An endorsement says "others find this strong": counting one's own would let anyone
+    # inflate their post.
+    if node.author == d.actor:
+        raise Refusal(ErrorCode.OWN_POST, command.node_id)
     if d.actor in node.endorsers:
         raise Refusal(ErrorCode.ALREADY_ENDORSED, command.node_id)
     d.emit(EndorsementAdded(**d.at(room.id), node_id=node.id))

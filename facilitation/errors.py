@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     NODE_HIDDEN = "node_hidden"
     NOT_HIDDEN = "not_hidden"
     ALREADY_ENDORSED = "already_endorsed"
+    OWN_POST = "own_post"
     NOT_ENDORSED = "not_endorsed"
     INVALID_MERGE = "invalid_merge"
     AGENDA_ITEM_NOT_FOUND = "agenda_item_not_found"

@@ -276,21 +276,31 @@ def test_a_juror_endorses_a_post_once() -> None:
     t = thread(world)
 
     events = world.run("j2", Endorse(room=P, node_id=t.con))
-    world.run("j3", Endorse(room=P, node_id=t.con))
+    world.run("j4", Endorse(room=P, node_id=t.con))
 
     assert isinstance(events[0], EndorsementAdded)
-    assert node(world, t.con).endorsers == {"j2", "j3"}
+    assert node(world, t.con).endorsers == {"j2", "j4"}
     assert world.refuse("j2", Endorse(room=P, node_id=t.con)) == ErrorCode.ALREADY_ENDORSED
+
+
+def test_a_juror_cannot_endorse_their_own_post() -> None:
+    world = assembly()
+    t = thread(world)
+    author = node(world, t.con).author
+    before = node(world, t.con).endorsers.copy()
+
+    assert world.refuse(author, Endorse(room=P, node_id=t.con)) == ErrorCode.OWN_POST
+    assert node(world, t.con).endorsers == before
 
 
 def test_endorsing_one_post_does_not_endorse_another() -> None:
     world = assembly()
     t = thread(world)
-    world.run("j2", Endorse(room=P, node_id=t.con))
+    world.run("j4", Endorse(room=P, node_id=t.con))
 
-    world.run("j2", Endorse(room=P, node_id=t.pro))
+    world.run("j4", Endorse(room=P, node_id=t.pro))
 
-    assert node(world, t.pro).endorsers == {"j2"}
+    assert node(world, t.pro).endorsers == {"j4"}
     assert node(world, t.reply).endorsers == set()
 
 

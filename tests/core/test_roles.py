@@ -89,7 +89,7 @@ def _build_rich() -> tuple[World, Ids]:
         ev.ReplyPosted,
     )
     world.run("f1", cmd.HidePost(room=P, node_id=hidden.node_id, reason="personal attack"))
-    world.run("j2", cmd.Endorse(room=P, node_id=argument.node_id))
+    world.run("j3", cmd.Endorse(room=P, node_id=argument.node_id))
     poll = _only(
         world.run(
             "f1", cmd.OpenPoll(room=P, question="Continue?", kind="single", options=("Y", "N"))
@@ -255,7 +255,7 @@ JUROR_ACTING: dict[type[Command], str] = {
     cmd.Speak: "j1",
     cmd.LinkTurn: "j1",
     cmd.LowerHand: "j2",
-    cmd.WithdrawEndorsement: "j2",
+    cmd.WithdrawEndorsement: "j3",
     cmd.WithdrawReply: "j4",
 }
 

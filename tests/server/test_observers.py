@@ -78,7 +78,7 @@ async def test_observers_of_a_pseudonymous_assembly_never_learn_who_the_jurors_a
         argument = await acked(
             j2, "post_argument", position_id=f"n{position}", stance="against", text="You liar."
         )
-        await acked(j1, "endorse", node_id=f"n{position}")
+        await acked(j2, "endorse", node_id=f"n{position}")
         await acked(
             f1, "hide_post", room=PLENARY_ROOM, node_id=f"n{argument}", reason=HIDING_REASON
         )
@@ -128,7 +128,7 @@ async def test_observers_of_a_pseudonymous_assembly_never_learn_who_the_jurors_a
         assert only(seen, "floor_granted")[0]["speaker"] == "Juror 1"
         assert only(seen, "statement_made")[0]["actor"] == "Juror 1"
         assert only(seen, "argument_posted")[0]["actor"] == "Juror 2"
-        assert only(seen, "endorsement_added")[0]["actor"] == "Juror 1"
+        assert only(seen, "endorsement_added")[0]["actor"] == "Juror 2"
         assert only(seen, "turn_ended")[0]["speaker"] == "Juror 1"
         (hidden,) = only(seen, "post_hidden")
         assert (hidden["actor"], hidden["reason"]) == ("f1", HIDING_REASON)

@@ -94,7 +94,7 @@ function NodeActions({ node, room, you, send, moderator, juror }) {
   };
   return html`<div class="node-actions row small">
     ${node.kind !== "question" && html`<span class="endorsements">${t("Endorsements: {count}", { count })}</span>`}
-    ${juror && node.kind !== "question" && !node.hidden && (endorsed
+    ${juror && node.kind !== "question" && !node.hidden && node.author !== you.participant && (endorsed
       ? html`<${Action} label=${t("Withdraw my endorsement")} send=${send}
           command="withdraw_endorsement" fields=${{ node_id: node.node_id }} />`
       : html`<${Action} label=${t("Endorse")} send=${send} command="endorse"

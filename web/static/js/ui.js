@@ -70,6 +70,7 @@ const ERRORS = {
   text_too_long: N_("That is too long: 2,000 characters at most."),
   reason_required: N_("Give a reason: it stays on the record."),
   already_endorsed: N_("You already endorse this."),
+  own_post: N_("You cannot endorse your own post."),
   poll_closed: N_("This poll is closed."),
   invalid_choice: N_("Choose an option."),
   rate_limited: N_("Slow down a little and try again."),
