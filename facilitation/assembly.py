@@ -7,11 +7,13 @@ from facilitation.commands import (
     AddParticipant,
     AdjustAllocation,
     Broadcast,
+    CancelRecall,
     CloseRound,
     CreateAssembly,
     ExpireRoundTimer,
     MoveParticipant,
     OpenRound,
+    RecallRound,
     SetRoundTimer,
     StartRound,
 )
@@ -25,6 +27,9 @@ from facilitation.events import (
     ParticipantAdded,
     ParticipantMoved,
     ProposedRoom,
+    QuestionPosed,
+    RecallCancelled,
+    RecallScheduled,
     ReplyWithdrawn,
     RoundClosed,
     RoundProposed,
@@ -33,10 +38,15 @@ from facilitation.events import (
     RoundTimerSet,
     TurnEnded,
 )
-from facilitation.limits import MAX_ATTRIBUTES, MAX_LABEL_CHARS
+from facilitation.limits import (
+    MAX_ATTRIBUTES,
+    MAX_LABEL_CHARS,
+    MAX_RECALL_WARNING_MS,
+    MIN_RECALL_WARNING_MS,
+)
 from facilitation.registry import Decision, check_duration, clean_text, decides, evolves, open_room
 from facilitation.roles import ASSEMBLY_STREAM, PLENARY_ROOM, SYSTEM_ACTOR, Role
-from facilitation.state import Assembly, Participant, Room, Round
+from facilitation.state import Assembly, Node, Participant, Room, Round
 from facilitation.turns import end_turn, give_floor_if_auto, leave_lanes
 
 # Ids travel in URLs and logs: a short, plain alphabet keeps them safe everywhere.
@@ -259,14 +269,20 @@ def allocation_adjusted(state: Assembly, event: AllocationAdjusted) -> None:
 
 @decides(
     StartRound,
-    yields=(RoundStarted, HandLowered, ReplyWithdrawn, TurnEnded, FloorGranted),
-    refusals=(ErrorCode.NO_ROUND_PROPOSED, ErrorCode.INVALID_DURATION),
+    yields=(RoundStarted, HandLowered, ReplyWithdrawn, TurnEnded, FloorGranted, QuestionPosed),
+    refusals=(
+        ErrorCode.NO_ROUND_PROPOSED,
+        ErrorCode.INVALID_DURATION,
+        ErrorCode.NODE_NOT_FOUND,
+        ErrorCode.INVALID_PARENT,
+    ),
 )
 def start_round(d: Decision, command: StartRound) -> None:
     proposal = _proposed_round(d.state)
     if command.duration_ms is not None:
         check_duration(command.duration_ms)
     plenary = d.state.rooms[PLENARY_ROOM]
+    question = _round_question(plenary, command.question_id)
     # Only jurors still in the plenary go: one removed or moved since the proposal stays put.
     rooms = tuple(
         ProposedRoom(
@@ -291,6 +307,29 @@ def start_round(d: Decision, command: StartRound) -> None:
             **d.at(ASSEMBLY_STREAM), round_id=proposal.id, rooms=rooms, deadline_ms=deadline
         )
     )
+    if question is not None:
+        # Each room starts from the plenary's question, posed by the lead who carried it.
+        for room in rooms:
+            envelope = d.at(room.room_id)
+            d.emit(QuestionPosed(**envelope, node_id=f"n{envelope['seq']}", text=question.text))
+
+
+def _round_question(plenary: Room, named: str | None) -> Node | None:
+    """The plenary question a round's rooms start from: the one named, else the latest one
+    still standing (not hidden, not merged into another), else none."""
+    if named is not None:
+        node = plenary.nodes.get(named)
+        if node is None:
+            raise Refusal(ErrorCode.NODE_NOT_FOUND, f"no {named!r} in the plenary")
+        if node.kind != "question" or node.hidden:
+            raise Refusal(ErrorCode.INVALID_PARENT, f"{named!r} is no question of the plenary")
+        return node
+    standing = [
+        node
+        for node in plenary.nodes.values()
+        if node.kind == "question" and not node.hidden and node.merged_into is None
+    ]
+    return max(standing, key=lambda node: node.posted_at_ms, default=None)
 
 
 @evolves(RoundStarted)
@@ -423,18 +462,76 @@ def announcement_broadcast(state: Assembly, event: AnnouncementBroadcast) -> Non
     state.announcements.append((event.at_ms, event.text))
 
 
-@decides(CloseRound, yields=(RoundClosed, TurnEnded), refusals=(ErrorCode.NO_ROUND_RUNNING,))
+@decides(
+    CloseRound,
+    yields=(RoundClosed, TurnEnded, RecallScheduled),
+    refusals=(ErrorCode.NO_ROUND_RUNNING, ErrorCode.INVALID_DURATION),
+)
 def close_round(d: Decision, command: CloseRound) -> None:
-    """Recall everyone to plenary; a round only proposed is simply withdrawn."""
+    """Recall everyone to plenary, now or after a warning; a round only proposed is simply
+    withdrawn (nobody is away to warn)."""
     current = d.state.current_round()
     if current is None:
         raise Refusal(ErrorCode.NO_ROUND_RUNNING)
+    if command.after_ms is not None:
+        check_duration(
+            command.after_ms, low_ms=MIN_RECALL_WARNING_MS, high_ms=MAX_RECALL_WARNING_MS
+        )
+        if current.started:
+            d.emit(
+                RecallScheduled(
+                    **d.at(ASSEMBLY_STREAM),
+                    round_id=current.id,
+                    recall_at_ms=d.now + command.after_ms,
+                )
+            )
+            return
+    _close(d, current)
+
+
+def _close(d: Decision, current: Round) -> None:
     if current.started:
         for proposed in current.rooms:
             room = d.state.rooms[proposed.room_id]
             if room.floor is not None:
                 end_turn(d, room, "round_closed")
     d.emit(RoundClosed(**d.at(ASSEMBLY_STREAM), round_id=current.id))
+
+
+@evolves(RecallScheduled)
+def recall_scheduled(state: Assembly, event: RecallScheduled) -> None:
+    state.rounds[-1].recall_at_ms = event.recall_at_ms
+
+
+@decides(
+    CancelRecall,
+    yields=(RecallCancelled,),
+    refusals=(ErrorCode.NO_ROUND_RUNNING, ErrorCode.NO_RECALL),
+)
+def cancel_recall(d: Decision, command: CancelRecall) -> None:
+    current = d.state.current_round()
+    if current is None or not current.started:
+        raise Refusal(ErrorCode.NO_ROUND_RUNNING)
+    if current.recall_at_ms is None:
+        raise Refusal(ErrorCode.NO_RECALL)
+    d.emit(RecallCancelled(**d.at(ASSEMBLY_STREAM), round_id=current.id))
+
+
+@evolves(RecallCancelled)
+def recall_cancelled(state: Assembly, event: RecallCancelled) -> None:
+    state.rounds[-1].recall_at_ms = None
+
+
+@decides(RecallRound, yields=(RoundClosed, TurnEnded))
+def recall_round(d: Decision, command: RecallRound) -> None:
+    """The announced recall, when its time comes. A stale one (cancelled, moved, or the round
+    closed already) does nothing."""
+    current = d.state.current_round()
+    if current is None or current.id != command.round_id or current.recall_at_ms is None:
+        return
+    if d.now < current.recall_at_ms:
+        return
+    _close(d, current)
 
 
 @evolves(RoundClosed)

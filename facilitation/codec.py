@@ -12,9 +12,10 @@ from facilitation.upcast import SCHEMA_VERSION_KEY, UnknownVersion, upcast
 # The shape of `encode_state`'s JSON, kept beside each snapshot: a snapshot of another version
 # is not decoded, the log is replayed instead. Bump it with every change to the classes of
 # facilitation/state.py that changes their JSON (a field added, removed, renamed or retyped:
-# `Room.floor` becoming a turn id made 2, the open floor and voiced time 3);
+# `Room.floor` becoming a turn id made 2, the open floor and voiced time 3, a round's
+# announced recall 4);
 # tests/core/test_state_version.py holds you to it.
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 
 class UnknownMessage(ValueError):

@@ -55,8 +55,12 @@ class AdjustAllocation(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class StartRound(Command):
+    """Start the proposed round. Every room opens with a question of the plenary: the one
+    named, else the plenary's latest (none when the plenary has none)."""
+
     roles: ClassVar[frozenset[Role]] = LEAD_ONLY
     duration_ms: int | None = None
+    question_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +90,24 @@ class Broadcast(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class CloseRound(Command):
+    """Recall everyone to the plenary: now, or after a warning of `after_ms` that every room
+    sees counting down (a later close_round moves or brings forward the recall)."""
+
     roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    after_ms: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelRecall(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecallRound(Command):
+    """The recall a close_round announced, when its time comes."""
+
+    roles: ClassVar[frozenset[Role]] = SYSTEM_ONLY
+    round_id: str
 
 
 # --- Speaking turns -------------------------------------------------------------------------

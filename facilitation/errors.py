@@ -59,6 +59,7 @@ class ErrorCode(StrEnum):
     ROUND_IN_PROGRESS = "round_in_progress"
     NO_ROUND_PROPOSED = "no_round_proposed"
     NO_ROUND_RUNNING = "no_round_running"
+    NO_RECALL = "no_recall"
     INVALID_ROUND = "invalid_round"
     INVALID_VOICE_RECORD = "invalid_voice_record"
 

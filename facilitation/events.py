@@ -106,6 +106,17 @@ class AnnouncementBroadcast(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecallScheduled(Event):
+    round_id: str
+    recall_at_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecallCancelled(Event):
+    round_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RoundClosed(Event):
     round_id: str
 

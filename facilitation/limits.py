@@ -19,6 +19,9 @@ MAX_TURN_LIMIT_MS = 30 * 60_000
 MAX_REPLIES_PER_TURN = 5
 # Agenda items, extensions and round timers: a whole day at most.
 MAX_DURATION_MS = 24 * 3_600_000
+# The warning before a recall: long enough to finish a sentence, short of a new discussion.
+MIN_RECALL_WARNING_MS = 5_000
+MAX_RECALL_WARNING_MS = 10 * 60_000
 
 # The period one voice record covers: the server records at least every 10 s, so only a
 # broken clock or a garbled record spans more than an hour.

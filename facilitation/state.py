@@ -171,6 +171,8 @@ class Round:
     started: bool = False
     closed: bool = False
     deadline_ms: int | None = None
+    # When a recall announced with a warning brings everyone back (None: no recall set).
+    recall_at_ms: int | None = None
 
 
 @dataclass

@@ -14,11 +14,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from facilitation import ASSEMBLY_STREAM, Assembly, Command, Event
-from facilitation.commands import ExpireAgendaItem, ExpireRoundTimer, ExpireTurn
+from facilitation.commands import ExpireAgendaItem, ExpireRoundTimer, ExpireTurn, RecallRound
 from facilitation.events import (
     AgendaItemExtended,
     AgendaItemStarted,
     FloorGranted,
+    RecallScheduled,
     RoomResumed,
     RoundStarted,
     RoundTimerSet,
@@ -52,6 +53,8 @@ def deadlines_in(state: Assembly) -> list[tuple[int, Command]]:
     current = state.current_round()
     if current is not None and current.started and current.deadline_ms is not None:
         found.append((current.deadline_ms, ExpireRoundTimer(round_id=current.id)))
+    if current is not None and current.started and current.recall_at_ms is not None:
+        found.append((current.recall_at_ms, RecallRound(round_id=current.id)))
     return found
 
 
@@ -66,6 +69,8 @@ def deadlines_from(state: Assembly, events: Iterable[Event]) -> list[tuple[int, 
             found.append((event.deadline_ms, command))
         elif isinstance(event, RoundStarted | RoundTimerSet) and event.deadline_ms is not None:
             found.append((event.deadline_ms, ExpireRoundTimer(round_id=event.round_id)))
+        elif isinstance(event, RecallScheduled):
+            found.append((event.recall_at_ms, RecallRound(round_id=event.round_id)))
         elif isinstance(event, RoomResumed) and event.room != ASSEMBLY_STREAM:
             room = state.rooms[event.room]
             if room.floor is not None:

@@ -320,6 +320,7 @@ def _views(builder: _Builder) -> None:
                 "id": STRING,
                 "started": BOOLEAN,
                 "deadline_ms": nullable(INTEGER),
+                "recall_at_ms": nullable(INTEGER),
                 "rooms": array(ref("ProposedRoom")),
             },
             description="The round proposed or running; null when none is.",

@@ -38,6 +38,7 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
             "id": current.id,
             "started": current.started,
             "deadline_ms": current.deadline_ms,
+            "recall_at_ms": current.recall_at_ms,
             "rooms": [
                 {
                     "room_id": room.room_id,

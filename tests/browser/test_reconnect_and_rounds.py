@@ -4,7 +4,7 @@ import re
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import person, watch
+from tests.browser.conftest import person, screenshot, watch
 from tests.server.harness import LiveServer, demo_people
 
 
@@ -75,10 +75,34 @@ async def test_the_lead_opens_a_breakout_round_jurors_move_and_the_lead_recalls_
     await observer.get_by_label("Watch").select_option(label="Room 2")
     await expect(observer.locator(".room-name")).to_have_text("Room 2")
 
-    await lead.get_by_role("button", name="Recall everyone to the plenary").click()
+    # Everyone in a breakout room sees the round's time left.
+    for page in jurors:
+        await expect(page.locator(".round-line")).to_have_text(
+            re.compile(r"Breakout round: \d+:\d\d left\.")
+        )
+
+    # The recall is announced a minute ahead: every room sees it count down.
+    await lead.get_by_role("button", name="Recall everyone in one minute").click()
+    for page in jurors:
+        await expect(page.locator(".round-line.recall")).to_have_text(
+            re.compile(r"Everyone goes back to the plenary in [01]:\d\d: finish your point\.")
+        )
+    await expect(lead.locator(".round .recall-time")).to_have_text(
+        re.compile(r"Everyone comes back in [01]:\d\d\.")
+    )
+    await screenshot(jurors[0], "juror-recall-warning-desktop")
+    # The lead brings it forward, and is asked first.
+    await lead.get_by_role("button", name="Recall now").click()
+    await expect(lead.get_by_role("group")).to_contain_text("Recall everyone now?")
+    await lead.get_by_role("button", name="Yes, recall now").click()
     for page in jurors:
         await expect(page.locator(".room-name")).to_have_text("Plenary")
+        await expect(page.locator(".notice.moved")).to_have_text(
+            re.compile("You are back in the plenary.")
+        )
     await expect(lead.get_by_role("heading", name="Breakout round")).to_be_visible()
+    await jurors[0].locator(".notice.moved").get_by_role("button", name="OK").click()
+    await expect(jurors[0].locator(".notice.moved")).to_have_count(0)
 
 
 async def test_a_juror_whose_invite_is_withdrawn_is_told_so_at_once(

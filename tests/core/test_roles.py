@@ -151,6 +151,15 @@ def _build_running() -> tuple[World, ev.RoundStarted]:
 
 
 RUNNING, STARTED = _build_running()
+
+
+def _recalling() -> World:
+    """A running round whose recall was announced a minute ahead."""
+    world = copy.deepcopy(RUNNING)
+    world.run("lead", cmd.CloseRound(after_ms=60_000))
+    return world
+
+
 FIRST_ROOM, SECOND_ROOM = PROPOSAL.rooms[0], PROPOSAL.rooms[1]
 
 # The state each command is tried in, when the rich plenary is not the right one.
@@ -161,6 +170,8 @@ SCENES: dict[type[Command], Callable[[], World]] = {
     cmd.SetRoundTimer: lambda: copy.deepcopy(RUNNING),
     cmd.ExpireRoundTimer: lambda: copy.deepcopy(RUNNING),
     cmd.CloseRound: lambda: copy.deepcopy(RUNNING),
+    cmd.CancelRecall: _recalling,
+    cmd.RecallRound: _recalling,
     cmd.GrantFloor: _floor_free,
     cmd.UnlockRoom: _locked,
     cmd.ResumeRoom: _paused,
@@ -189,6 +200,8 @@ EXAMPLES: dict[type[Command], Command] = {
     cmd.ExpireRoundTimer: cmd.ExpireRoundTimer(round_id=STARTED.round_id),
     cmd.Broadcast: cmd.Broadcast(text="Back in five minutes"),
     cmd.CloseRound: cmd.CloseRound(),
+    cmd.CancelRecall: cmd.CancelRecall(),
+    cmd.RecallRound: cmd.RecallRound(round_id=STARTED.round_id),
     # Speaking turns
     cmd.RaiseHand: cmd.RaiseHand(room=P),
     cmd.LowerHand: cmd.LowerHand(room=P),
@@ -373,7 +386,12 @@ def test_every_example_succeeds_for_a_role_it_names(command_type: type[Command])
         who = next(who for who in ("lead", "system", "facilitator", "juror")
                    if ACTORS[who][0] in command_type.roles)  # fmt: skip
         _, actor = actor_for(command_type, who)
-    if command_type in (cmd.ExpireTurn, cmd.ExpireAgendaItem, cmd.ExpireRoundTimer):
+    if command_type in (
+        cmd.ExpireTurn,
+        cmd.ExpireAgendaItem,
+        cmd.ExpireRoundTimer,
+        cmd.RecallRound,
+    ):
         world.tick(DAY_MS)  # past every deadline, so the expiry has something to end
 
     events = world.run(actor, command)

@@ -4,12 +4,17 @@ from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, SYSTEM_ACTOR, ErrorCode
 from facilitation.commands import (
     AdjustAllocation,
     Broadcast,
+    CancelRecall,
     CloseRound,
     ExpireRoundTimer,
     GrantFloor,
+    HidePost,
     MoveParticipant,
     OpenRound,
+    PoseQuestion,
+    PostPosition,
     RaiseHand,
+    RecallRound,
     RemoveParticipant,
     RequestReply,
     SetRoomRules,
@@ -23,6 +28,10 @@ from facilitation.events import (
     FloorGranted,
     HandLowered,
     ParticipantMoved,
+    PositionPosted,
+    QuestionPosed,
+    RecallCancelled,
+    RecallScheduled,
     ReplyWithdrawn,
     RoundClosed,
     RoundProposed,
@@ -32,7 +41,12 @@ from facilitation.events import (
     TurnEnded,
 )
 from facilitation.events import ProposedRoom as Proposed
-from facilitation.limits import MAX_DURATION_MS, MAX_TEXT_CHARS
+from facilitation.limits import (
+    MAX_DURATION_MS,
+    MAX_RECALL_WARNING_MS,
+    MAX_TEXT_CHARS,
+    MIN_RECALL_WARNING_MS,
+)
 from facilitation.state import Room, Round
 from tests.core.builders import World, assembly, only
 
@@ -664,3 +678,134 @@ def test_a_juror_removed_after_the_proposal_is_not_seated_when_the_round_starts(
     assert all(removed not in room.jurors for room in started_event.rooms)
     assert world.state.participants[removed].room is None
     assert all(removed not in r.jurors for r in world.state.rooms.values() if r.round_id)
+
+
+# --- The recall, announced ahead ------------------------------------------------------------
+
+
+def test_a_recall_announced_ahead_closes_the_round_when_its_time_comes() -> None:
+    world = assembly(jurors=6, facilitators=2)
+    current = started(world)
+    breakout = proposed(current, 0)
+    speaker = breakout.jurors[0]
+    world.run("lead", GrantFloor(room=breakout.room_id, participant=speaker))
+
+    announced = only(world.run("lead", CloseRound(after_ms=MINUTE)), RecallScheduled)
+
+    assert (announced.room, announced.recall_at_ms) == (ASSEMBLY_STREAM, world.now_ms + MINUTE)
+    assert current.recall_at_ms == world.now_ms + MINUTE
+    # Rooms keep talking until then: the speaker finishes their sentence.
+    assert not current.closed and room(world, breakout.room_id).floor is not None
+    world.tick(MINUTE - 1)
+    assert world.run(SYSTEM_ACTOR, RecallRound(round_id=current.id)) == []
+    world.tick(1)
+
+    events = world.run(SYSTEM_ACTOR, RecallRound(round_id=current.id))
+
+    assert only(events, RoundClosed).round_id == current.id
+    assert only(events, TurnEnded).reason == "round_closed"
+    assert current.closed and world.state.participants[speaker].room == P
+    assert world.run(SYSTEM_ACTOR, RecallRound(round_id=current.id)) == []
+
+
+def test_the_lead_moves_or_cancels_an_announced_recall() -> None:
+    world = assembly()
+    current = started(world)
+    world.run("lead", CloseRound(after_ms=5 * MINUTE))
+    world.run("lead", CloseRound(after_ms=MINUTE))
+    assert current.recall_at_ms == world.now_ms + MINUTE
+
+    only(world.run("lead", CancelRecall()), RecallCancelled)
+
+    assert current.recall_at_ms is None
+    world.tick(10 * MINUTE)
+    assert world.run(SYSTEM_ACTOR, RecallRound(round_id=current.id)) == []
+    assert not current.closed
+    assert world.refuse("lead", CancelRecall()) == ErrorCode.NO_RECALL
+
+
+def test_closing_now_during_an_announced_recall_closes_at_once() -> None:
+    world = assembly()
+    current = started(world)
+    world.run("lead", CloseRound(after_ms=MINUTE))
+
+    only(world.run("lead", CloseRound()), RoundClosed)
+
+    assert current.closed
+    world.tick(MINUTE)
+    assert world.run(SYSTEM_ACTOR, RecallRound(round_id=current.id)) == []
+
+
+def test_a_recall_warning_is_between_five_seconds_and_ten_minutes() -> None:
+    world = assembly()
+    assert world.refuse("lead", CancelRecall()) == ErrorCode.NO_ROUND_RUNNING
+    started(world)
+    for after_ms in (0, MIN_RECALL_WARNING_MS - 1, MAX_RECALL_WARNING_MS + 1):
+        assert world.refuse("lead", CloseRound(after_ms=after_ms)) == ErrorCode.INVALID_DURATION
+    only(world.run("lead", CloseRound(after_ms=MIN_RECALL_WARNING_MS)), RecallScheduled)
+
+
+def test_a_proposed_round_is_withdrawn_at_once_even_with_a_warning() -> None:
+    world = assembly()
+    current = propose(world)
+
+    only(world.run("lead", CloseRound(after_ms=MINUTE)), RoundClosed)
+
+    assert current.closed and not current.started
+
+
+# --- The question the rooms start from ------------------------------------------------------
+
+
+def pose(world: World, text: str) -> str:
+    return only(world.run("f1", PoseQuestion(room=P, text=text)), QuestionPosed).node_id
+
+
+def test_every_breakout_room_starts_from_the_plenarys_latest_question() -> None:
+    world = assembly(jurors=6, facilitators=2)
+    pose(world, "Should the city cap rents?")
+    world.tick(1_000)
+    pose(world, "Who should pay for new housing?")
+    propose(world)
+
+    events = world.run("lead", StartRound())
+
+    carried = [e for e in events if isinstance(e, QuestionPosed)]
+    current = world.state.rounds[-1]
+    assert sorted(e.room for e in carried) == sorted(r.room_id for r in current.rooms)
+    for event in carried:
+        (question,) = room(world, event.room).nodes.values()
+        assert (question.kind, question.text) == ("question", "Who should pay for new housing?")
+        assert (event.actor, event.seq) == ("lead", 1)
+
+
+def test_the_lead_picks_which_plenary_question_the_rooms_start_from() -> None:
+    world = assembly(jurors=6, facilitators=2)
+    first = pose(world, "Should the city cap rents?")
+    pose(world, "Who should pay for new housing?")
+    propose(world)
+    position = only(
+        world.run("j1", PostPosition(room=P, question_id=first, text="Yes, at inflation.")),
+        PositionPosted,
+    ).node_id
+    assert world.refuse("lead", StartRound(question_id="n999")) == ErrorCode.NODE_NOT_FOUND
+    assert world.refuse("lead", StartRound(question_id=position)) == ErrorCode.INVALID_PARENT
+
+    world.run("lead", StartRound(question_id=first))
+
+    for proposal in world.state.rounds[-1].rooms:
+        texts = [node.text for node in room(world, proposal.room_id).nodes.values()]
+        assert texts == ["Should the city cap rents?"]
+
+
+def test_without_a_plenary_question_the_rooms_start_with_an_empty_map() -> None:
+    world = assembly()
+    hidden = pose(world, "A question posed by mistake")
+    world.run("f1", HidePost(room=P, node_id=hidden, reason="Posed by mistake."))
+    propose(world)
+
+    events = world.run("lead", StartRound())
+
+    assert not [e for e in events if isinstance(e, QuestionPosed)]
+    for proposal in world.state.rounds[-1].rooms:
+        assert room(world, proposal.room_id).nodes == {}

@@ -20,6 +20,8 @@ SHAPES = {
     2: "03fe738290f33e3f9867e84c296d3db6c8c407cde39ea24931691cfb3a9b9a8f",
     # The open floor, voiced time and what voice records need (issue 8).
     3: "967da544e0135888e93ea3a1a10bef4633d36915ad4ab4ce728ad7fea10cb135",
+    # A round's recall announced ahead, with its time (issue 10).
+    4: "9579d38bfe1f34d287c9243d0fe6589cd3d2507aaf24df9e9cad0b4cc7a752e3",
 }
 # What a schema says for people, not about the shape of the JSON.
 PROSE = {"title", "description", "default"}

@@ -437,3 +437,43 @@ async def test_a_removed_juror_stops_following_the_room(server: LiveServer) -> N
         await f1.wait_seq(PLENARY_ROOM, later["seq"])
         assert removed.last.get(PLENARY_ROOM) is None
         assert [e["seq"] for e in removed.applied[PLENARY_ROOM]] == list(range(1, ack["seq"] + 1))
+
+
+async def test_an_announced_recall_brings_everyone_back_when_its_time_comes(
+    server: LiveServer, clock: ManualClock
+) -> None:
+    warning_ms = 60_000
+    tokens = await demo_people(server.organiser, jurors=2)
+    async with (
+        connected(server.url, token=tokens["lead"]) as lead,
+        connected(server.url, token=tokens["j1"]) as j1,
+    ):
+        assert (await lead.send("pose_question", room=PLENARY_ROOM, text="Cap rents?"))["ok"]
+        assert (await lead.send("open_round", room_count=2))["ok"]
+        assert (await lead.send("start_round"))["ok"]
+        await j1.wait_for(lambda: j1.you.get("room") != PLENARY_ROOM, "the move to a breakout")
+        breakout = j1.you["room"]
+
+        # The room starts from the plenary's question (in the snapshot the move brought, or
+        # as its first event).
+        def questions() -> list[str]:
+            snapshot = j1.snapshots.get(breakout, {})
+            shown = [node["text"] for node in snapshot.get("nodes", [])]
+            return shown + [e["text"] for e in j1.applied.get(breakout, []) if "text" in e]
+
+        await j1.wait_for(lambda: questions() == ["Cap rents?"], "the question")
+
+        announced = await lead.send("close_round", after_ms=warning_ms)
+        assert announced["ok"], announced
+        await j1.wait_seq(ASSEMBLY_STREAM, announced["seq"])
+        scheduled = j1.applied[ASSEMBLY_STREAM][-1]
+        assert (scheduled["type"], scheduled["recall_at_ms"]) == (
+            "recall_scheduled",
+            scheduled["at_ms"] + warning_ms,
+        )
+        assert j1.you["room"] == breakout
+        clock.advance(warning_ms)
+        server.wake_schedulers()
+        await j1.wait_for(lambda: j1.you.get("room") == PLENARY_ROOM, "the recall")
+        closed = [e for e in j1.applied[ASSEMBLY_STREAM] if e["type"] == "round_closed"]
+        assert closed and closed[-1]["actor"] == "system"

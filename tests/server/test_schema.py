@@ -336,7 +336,12 @@ def deliberate(*, pseudonymous: bool) -> Session:
     assert round_now is not None
     s.tick(10 * MINUTE)
     s.run(SYSTEM_ACTOR, cmd.ExpireRoundTimer(round_id=round_now.id))
-    s.run("lead", cmd.CloseRound())
+    s.run("lead", cmd.CloseRound(after_ms=2 * MINUTE))
+    s.run("lead", cmd.CancelRecall())
+    s.run("lead", cmd.CloseRound(after_ms=MINUTE))
+    s.snapshot()
+    s.tick(MINUTE)
+    s.run(SYSTEM_ACTOR, cmd.RecallRound(round_id=round_now.id))
     s.run(SYSTEM_ACTOR, voice_heard(s, room, {juror: 3_000}))  # heard before the recall
     s.run("f1", cmd.RemoveParticipant(room=P, participant="j8", reason="Left the jury"))
     s.snapshot()

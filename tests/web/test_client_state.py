@@ -494,7 +494,12 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.run("lead", cmd.Broadcast(text="Five minutes left."))
     s.tick(11 * MINUTE)
     s.run(SYSTEM_ACTOR, cmd.ExpireRoundTimer(round_id=proposal.id))
-    s.run("lead", cmd.CloseRound())  # the speakers in both rooms lose the floor
+    s.run("lead", cmd.CloseRound(after_ms=2 * MINUTE))  # announced ahead...
+    s.run("lead", cmd.CancelRecall())  # ...called off...
+    s.run("lead", cmd.CloseRound(after_ms=MINUTE))  # ...and announced again
+    s.tick(MINUTE)
+    # The speakers in both rooms lose the floor when the recall comes.
+    s.run(SYSTEM_ACTOR, cmd.RecallRound(round_id=proposal.id))
     # The last seconds of room one, recorded once it has closed: only its observer follows it.
     s.run(SYSTEM_ACTOR, heard(s, one, {sorted(s.room(one).jurors)[0]: 4_000}))
     # The juror removed in room two comes back: a snapshot of the plenary tells them of j9.

@@ -45,6 +45,7 @@ function App({ connection, voiceClient }) {
     return ack;
   };
   useAnnouncements(view, now);
+  const [moved, dismissMoved] = useWhereIAm(view);
 
   if (view.status === "refused") {
     return html`<section class="card"><h1>${t("This link does not open a room")}</h1>
@@ -71,6 +72,8 @@ function App({ connection, voiceClient }) {
     </div>
     <${Announcements} client=${client} />
     ${notice && html`<p class="notice" role="alert">${notice}</p>`}
+    ${moved && html`<p class="notice moved" role="status">${moved}
+      <button type="button" class="link" onClick=${dismissMoved}>${t("OK")}</button></p>`}
     ${you.role === "lead"
       ? html`<${LeadView} view=${view} now=${now} send=${send} voice=${voice} />`
       : html`<${Rooms} view=${view} now=${now} send=${send} voice=${voice} />`}
@@ -115,6 +118,27 @@ function Announcements({ client }) {
   if (!latest) return null;
   return html`<aside class="announcement" aria-label=${t("Announcement from the lead facilitator")}>
     <strong>${t("From the lead facilitator:")}</strong> ${latest.text}</aside>`;
+}
+
+/**
+ * Where the person is now, said when a round or the lead moves them ("You are back in the
+ * plenary."), until they dismiss it or move again.
+ */
+function useWhereIAm(view) {
+  const before = useRef(undefined);
+  const [said, setSaid] = useState(null);
+  const room = view.you?.room;
+  useEffect(() => {
+    if (room === undefined) return;
+    if (before.current !== undefined && before.current !== room && view.client.assembly) {
+      const target = room && (view.client.rooms[room] ?? { id: room });
+      setSaid(room === "plenary" ? t("You are back in the plenary.")
+        : room ? t("You are now in {room}.", { room: roomLabel(target) })
+        : null);
+    }
+    before.current = room;
+  }, [room]);
+  return [said, () => setSaid(null)];
 }
 
 /** Say out loud what a screen-reader user would otherwise miss: the floor and the clock. */

@@ -128,9 +128,45 @@ function Round({ client, now, send }) {
         onInput=${(e) => setMinutes(e.target.value)} />
       <button type="submit">${t("Set the timer")}</button>
     </form>
-    <${Action} className="primary" label=${t("Recall everyone to the plenary")} send=${send}
-      command="close_round" />
+    <${Recall} client=${client} round=${round} now=${now} send=${send} />
   </section>`;
+}
+
+// The warning rooms get before a recall announced ahead.
+const RECALL_WARNING_MS = 60_000;
+
+/** The recall: announced a minute ahead (rooms see it count down), or now after a check. */
+function Recall({ client, round, now, send }) {
+  const [confirming, setConfirming] = useState(false);
+  const talking = round.rooms.filter((room) => client.rooms[room.room_id]?.floor).length;
+  const recallNow = () => {
+    setConfirming(false);
+    return send("close_round");
+  };
+  if (confirming) {
+    return html`<div class="confirm card" role="group" aria-labelledby="recall-confirm">
+      <p id="recall-confirm">${talking > 0
+        ? t("Recall everyone now? Someone has the floor in {count} of {rooms} rooms.",
+            { count: talking, rooms: round.rooms.length })
+        : t("Recall everyone now?")}</p>
+      <div class="row">
+        <button type="button" class="primary" onClick=${recallNow}>${t("Yes, recall now")}</button>
+        <button type="button" onClick=${() => setConfirming(false)}>${t("Not yet")}</button>
+      </div></div>`;
+  }
+  if (round.recall_at_ms !== null) {
+    return html`<p class="time-left recall-time" role="status">${t("Everyone comes back in {time}.",
+        { time: formatDuration(round.recall_at_ms - now) })}</p>
+      <div class="row">
+        <button type="button" onClick=${() => setConfirming(true)}>${t("Recall now")}</button>
+        <${Action} label=${t("Cancel the recall")} send=${send} command="cancel_recall" />
+      </div>`;
+  }
+  return html`<div class="row">
+    <${Action} className="primary" label=${t("Recall everyone in one minute")} send=${send}
+      command="close_round" fields=${{ after_ms: RECALL_WARNING_MS }} />
+    <button type="button" onClick=${() => setConfirming(true)}>${t("Recall now")}</button>
+  </div>`;
 }
 
 function MoveTo({ id, rooms, current, send, name }) {

@@ -26,6 +26,7 @@ export function RoomView({ view, roomId, now, send, voice }) {
         ${room.closed && html` <span class="badge">${t("closed")}</span>`}
         ${room.locked && html` <span class="badge">${t("locked")}</span>`}
         ${room.paused_at_ms !== null && html` <span class="badge">${t("paused")}</span>`}</h2>
+      <${RoundLine} client=${client} roomId=${roomId} now=${now} />
       <div class="room-grid">
         <div class="stage">
           ${role !== "observer" && html`<${VoiceBar} voice=${voice} room=${room} you=${you}
@@ -45,6 +46,25 @@ export function RoomView({ view, roomId, now, send, voice }) {
         <div class="map-column"><${ArgumentMap} ...${ctx} /></div>
       </div>
     </section>`;
+}
+
+/**
+ * In a breakout room, for everyone in it: the round's time left, and the recall when the lead
+ * announced one, counting down, so nobody is cut off mid-sentence by surprise.
+ */
+export function RoundLine({ client, roomId, now }) {
+  const round = client.assembly.round;
+  if (!round?.started || !round.rooms.some((room) => room.room_id === roomId)) return null;
+  if (round.recall_at_ms !== null) {
+    return html`<p class="round-line recall" role="alert">
+      ${t("Everyone goes back to the plenary in {time}: finish your point.",
+          { time: formatDuration(round.recall_at_ms - now) })}</p>`;
+  }
+  if (round.deadline_ms === null) {
+    return html`<p class="round-line">${t("Breakout round: the lead will call everyone back.")}</p>`;
+  }
+  return html`<p class="round-line">${t("Breakout round: {time} left.",
+    { time: formatDuration(round.deadline_ms - now) })}</p>`;
 }
 
 function Floor({ client, room, you, now }) {

@@ -37,7 +37,7 @@ export const PLENARY_ROOM = "plenary";
  *   attributes?: Record<string, string>}} ParticipantView
  * @typedef {{room_id: string, name: string, jurors: string[], facilitators: string[]}} RoundRoom
  * @typedef {{id: string, started: boolean, deadline_ms: number | null,
- *   rooms: RoundRoom[]}} RoundView
+ *   recall_at_ms: number | null, rooms: RoundRoom[]}} RoundView
  * @typedef {{id: string, seq: number, title: string, public: boolean, pseudonymous: boolean,
  *   participants: Record<string, ParticipantView>, round: RoundView | null,
  *   announcements: {at_ms: number, text: string}[]}} AssemblyView
@@ -666,7 +666,8 @@ const ASSEMBLY = {
   round_proposed: (c, e) =>
     withAssembly(c, (a) => ({
       ...a,
-      round: { id: e.round_id, started: false, deadline_ms: null, rooms: e.rooms.map(roundRoom) },
+      round: { id: e.round_id, started: false, deadline_ms: null, recall_at_ms: null,
+               rooms: e.rooms.map(roundRoom) },
     })),
   allocation_adjusted: (c, e) =>
     withRound(c, (round) => {
@@ -684,7 +685,7 @@ const ASSEMBLY = {
     const rooms = e.rooms.map(roundRoom);
     const started = withAssembly(c, (a) => ({
       ...a,
-      round: { id: e.round_id, started: true, deadline_ms: e.deadline_ms, rooms },
+      round: { id: e.round_id, started: true, deadline_ms: e.deadline_ms, recall_at_ms: null, rooms },
     }));
     // The new rooms' views come as snapshots (`moved`) to whoever follows them.
     const leaving = rooms.flatMap((/** @type {RoundRoom} */ r) => [...r.jurors, ...r.facilitators]);
@@ -716,6 +717,8 @@ const ASSEMBLY = {
   },
   round_timer_set: (c, e) => withRound(c, (round) => ({ ...round, deadline_ms: e.deadline_ms })),
   round_timer_ended: (c, e) => withRound(c, (round) => ({ ...round, deadline_ms: null })),
+  recall_scheduled: (c, e) => withRound(c, (round) => ({ ...round, recall_at_ms: e.recall_at_ms })),
+  recall_cancelled: (c, e) => withRound(c, (round) => ({ ...round, recall_at_ms: null })),
   announcement_broadcast: (c, e) =>
     withAssembly(c, (a) => ({
       ...a,
