@@ -540,6 +540,8 @@ def round_closed(state: Assembly, event: RoundClosed) -> None:
     current.closed = True
     if not current.started:
         return
+    # What the lead told the rooms ("ten minutes left") is over with the round; the log keeps it.
+    state.announcements.clear()
     plenary = state.rooms[PLENARY_ROOM]
     for room in state.rooms.values():
         if room.round_id != event.round_id:

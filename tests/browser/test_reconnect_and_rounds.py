@@ -81,6 +81,17 @@ async def test_the_lead_opens_a_breakout_round_jurors_move_and_the_lead_recalls_
             re.compile(r"Breakout round: \d+:\d\d left\.")
         )
 
+    # A broadcast reaches every room; a newer one replaces it; each person may dismiss it.
+    for text in ("Ten minutes left.", "Five minutes left."):
+        await lead.get_by_label("Message").fill(text)
+        await lead.get_by_role("button", name="Broadcast", exact=True).click()
+        for page in jurors:
+            await expect(page.locator(".announcement")).to_contain_text(text)
+    await expect(jurors[0].locator(".announcement")).not_to_contain_text("Ten minutes")
+    await jurors[1].locator(".announcement").get_by_role("button", name="Dismiss").click()
+    await expect(jurors[1].locator(".announcement")).to_have_count(0)
+    await expect(jurors[0].locator(".announcement")).to_have_count(1)
+
     # The recall is announced a minute ahead: every room sees it count down.
     await lead.get_by_role("button", name="Recall everyone in one minute").click()
     for page in jurors:
@@ -101,6 +112,8 @@ async def test_the_lead_opens_a_breakout_round_jurors_move_and_the_lead_recalls_
             re.compile("You are back in the plenary.")
         )
     await expect(lead.get_by_role("heading", name="Breakout round")).to_be_visible()
+    # The round's announcement ended with it.
+    await expect(jurors[0].locator(".announcement")).to_have_count(0)
     await jurors[0].locator(".notice.moved").get_by_role("button", name="OK").click()
     await expect(jurors[0].locator(".notice.moved")).to_have_count(0)
 

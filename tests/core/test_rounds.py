@@ -552,6 +552,17 @@ def test_the_lead_broadcasts_to_every_room() -> None:
     assert world.state.announcements == [(world.now_ms, "Five minutes left.")]
 
 
+def test_the_rounds_announcements_end_with_it() -> None:
+    world = assembly()
+    started(world)
+    world.run("lead", Broadcast(text="Ten minutes left."))
+
+    world.run("lead", CloseRound())
+
+    assert world.state.announcements == []
+    assert any(isinstance(e, AnnouncementBroadcast) for e in world.log)
+
+
 def test_a_broadcast_needs_text_within_the_limit() -> None:
     world = assembly()
 

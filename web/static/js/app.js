@@ -70,7 +70,7 @@ function App({ connection, voiceClient }) {
         ${t(STATUS_TEXT[view.status] ?? view.status)}</p>
       <p class="you">${you.name ?? t("Observer")} · ${t(ROLE_NAMES[you.role] ?? you.role)}</p>
     </div>
-    <${Announcements} client=${client} />
+    <${Announcements} client=${client} now=${now} />
     ${notice && html`<p class="notice" role="alert">${notice}</p>`}
     ${moved && html`<p class="notice moved" role="status">${moved}
       <button type="button" class="link" onClick=${dismissMoved}>${t("OK")}</button></p>`}
@@ -113,11 +113,21 @@ function RoomPicker({ client, current }) {
     </select></p>`;
 }
 
-function Announcements({ client }) {
+// An announcement is news for this long; the latest replaces the ones before it.
+const ANNOUNCEMENT_LASTS_MS = 15 * 60_000;
+
+/** The lead's latest announcement, until it is dismissed, replaced, ends with its round, or
+ * grows old. */
+function Announcements({ client, now }) {
+  const [dismissed, setDismissed] = useState(null);
   const latest = client.assembly.announcements.at(-1);
-  if (!latest) return null;
+  if (!latest || latest.at_ms === dismissed || now - latest.at_ms > ANNOUNCEMENT_LASTS_MS) {
+    return null;
+  }
   return html`<aside class="announcement" aria-label=${t("Announcement from the lead facilitator")}>
-    <strong>${t("From the lead facilitator:")}</strong> ${latest.text}</aside>`;
+    <span><strong>${t("From the lead facilitator:")}</strong> ${latest.text}</span>
+    <button type="button" class="link" onClick=${() => setDismissed(latest.at_ms)}>
+      ${t("Dismiss")}</button></aside>`;
 }
 
 /**

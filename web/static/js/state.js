@@ -736,9 +736,10 @@ function closeRound(client, e) {
   const round = client.assembly?.round;
   const closed = withAssembly(client, (a) => ({ ...a, round: null }));
   if (!round || round.id !== e.round_id || !round.started) return closed;
+  // The round's announcements end with it, as on the server.
   const roomIds = round.rooms.map((room) => room.room_id);
   const returned = e.returned ?? guessReturned(client, roomIds);
-  let next = closed;
+  let next = withAssembly(closed, (a) => ({ ...a, announcements: [] }));
   for (const id of roomIds) {
     next = withRoom(next, id, (room) => ({ ...room, closed: true, queue: [], replies: [] }));
   }
