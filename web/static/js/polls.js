@@ -17,6 +17,8 @@ export function Polls(ctx) {
 function Poll({ poll, you, send, juror, moderator }) {
   const mine = poll.votes?.[you.participant] ?? [];
   const [choices, setChoices] = useState(mine);
+  // A secret ballot never comes back with the person's own choices: the ack is the proof.
+  const [recorded, setRecorded] = useState(false);
   const multiple = poll.kind === "multiple";
   const name = `poll-${poll.poll_id}`;
   const toggle = (index) => setChoices(multiple
@@ -32,9 +34,13 @@ function Poll({ poll, you, send, juror, moderator }) {
       ${poll.options.map((option, index) => html`<label class="choice">
         <input type=${multiple ? "checkbox" : "radio"} name=${name}
           checked=${choices.includes(index)} onChange=${() => toggle(index)} /> ${option}</label>`)}
-      <${Action} className="primary" label=${mine.length ? t("Change my vote") : t("Vote")}
+      <${Action} className="primary"
+        label=${mine.length || recorded ? t("Change my vote") : t("Vote")}
         send=${send} command="vote" disabled=${choices.length === 0}
-        fields=${{ poll_id: poll.poll_id, choices }} />`
+        fields=${{ poll_id: poll.poll_id, choices }} onDone=${() => setRecorded(true)} />
+      ${(recorded || mine.length > 0) && html`<p class="vote-recorded" role="status">
+        ${t("Your vote is recorded.")}
+        ${poll.secret ? ` ${t("This is a secret ballot: nobody, facilitators included, can see how you voted.")}` : ""}</p>`}`
     : html`<ul class="results">${poll.options.map((option, index) => html`<li>
         <span class="option">${option}</span>
         <span class="bar" aria-hidden="true"><span style=${{ width: `${(100 * poll.totals[index]) / most}%` }}></span></span>

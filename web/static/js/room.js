@@ -105,7 +105,9 @@ function HandControls({ room, you, send }) {
       <form onSubmit=${say} class="speak-form">
         <label for="speak-text">${t("What you say (shown to everyone as you send it)")}</label>
         <textarea id="speak-text" rows="3" maxlength="2000" value=${text}
+          aria-describedby="speak-keys" onKeyDown=${sendOnEnter}
           onInput=${(e) => setText(e.target.value)}></textarea>
+        <p id="speak-keys" class="muted small">${t("Enter sends; Shift+Enter starts a new line.")}</p>
         <div class="row">
           <button type="submit" class="primary">${t("Send")}</button>
           ${speaking && html`<${Action} label=${t("Yield the floor")} send=${send}
@@ -145,6 +147,19 @@ function FloorControls({ room, send }) {
     </div></section>`;
 }
 
+/** Time waited in words ("waiting 6 min"), so it does not read as a clock time. */
+function waitedText(ms) {
+  const minutes = Math.floor(Math.max(0, ms) / 60_000);
+  return minutes < 1 ? t("waiting less than a minute") : t("waiting {minutes} min", { minutes });
+}
+
+/** Enter sends a typed statement; Shift+Enter (or a composing keyboard) makes a new line. */
+function sendOnEnter(event) {
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  event.target.form.requestSubmit();
+}
+
 function Queue({ client, room, you, now, send, moderator }) {
   const move = (index, offset) => {
     const order = room.queue.map((entry) => entry.participant);
@@ -166,7 +181,7 @@ function Queue({ client, room, you, now, send, moderator }) {
         return html`<li class=${isMe ? "me" : ""}>
           <span class="who">${nameOf(client, entry.participant)}${isMe ? ` (${t("you")})` : ""}</span>
           ${entry.lane === "reply" && html` <span class="badge">${t("reply")}</span>`}
-          <span class="waited">${formatDuration(now - entry.raised_at_ms)}</span>
+          <span class="waited">${waitedText(now - entry.raised_at_ms)}</span>
           ${moderator && html`<span class="row small">
             ${!room.floor && html`<${Action} label=${t("Give the floor")} send=${send}
               command="grant_floor" fields=${{ participant: entry.participant }} />`}

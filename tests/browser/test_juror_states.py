@@ -1,0 +1,113 @@
+"""What a juror must understand at a glance: the hand button readable in every state, time
+waited in words, Enter to send, and a vote said to be recorded (issue 10)."""
+
+import re
+
+from playwright.async_api import Browser, Locator, Page, expect
+
+from facilitation import PLENARY_ROOM
+from facilitation.commands import GrantFloor, OpenPoll
+from tests.browser.conftest import axe_violations, describe, person
+from tests.server.harness import LiveServer, demo_people
+
+# WCAG 2 AA for text of normal size.
+AA_CONTRAST = 4.5
+
+CONTRAST = """(element) => {
+  const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const luminance = ([r, g, b]) => {
+    const [lr, lg, lb] = [r, g, b].map((c) => {
+      const s = c / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * lr + 0.7152 * lg + 0.0722 * lb;
+  };
+  const style = getComputedStyle(element);
+  const [a, b] = [luminance(rgb(style.color)), luminance(rgb(style.backgroundColor))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+async def contrast(button: Locator) -> float:
+    ratio: float = await button.evaluate(CONTRAST)
+    return ratio
+
+
+async def assert_readable(page: Page, button: Locator, state: str) -> None:
+    # Transitions, if any, are over before the colours are read.
+    await page.wait_for_timeout(300)
+    ratio = await contrast(button)
+    assert ratio >= AA_CONTRAST, f"{state}: contrast {ratio:.2f}"
+    violations = await axe_violations(page)
+    assert not violations, f"{state}: {describe(violations)}"
+
+
+async def test_the_hand_button_is_readable_at_rest_on_hover_on_focus_and_pressed(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    _, juror = await person(browser, server, tokens["j1"])
+    for name in ("Raise my hand", "Lower my hand"):
+        button = juror.get_by_role("button", name=name)
+        await assert_readable(juror, button, f"{name} at rest")
+        await button.hover()
+        await assert_readable(juror, button, f"{name} hovered")
+        await button.focus()
+        await assert_readable(juror, button, f"{name} focused")
+        box = await button.bounding_box()
+        assert box is not None
+        await juror.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await juror.mouse.down()
+        await assert_readable(juror, button, f"{name} pressed")
+        await juror.mouse.up()
+
+
+async def test_the_queue_says_time_waited_and_enter_sends_a_statement(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    _, waiting = await person(browser, server, tokens["j2"])
+    await waiting.get_by_role("button", name="Raise my hand").click()
+    await expect(waiting.locator(".queue-list .waited")).to_have_text("waiting less than a minute")
+    runtime = await server.palabre.hub.get("jury")
+    assert runtime is not None
+    assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant="j2"), "f1")).ok
+    box = waiting.get_by_label(re.compile("What you say"))
+    await expect(waiting.locator("#speak-keys")).to_have_text(
+        "Enter sends; Shift+Enter starts a new line."
+    )
+    await box.fill("First line")
+    await box.press("Shift+Enter")
+    await box.type("second line")
+    await box.press("Enter")
+    await expect(waiting.locator(".statements")).to_contain_text("First line\nsecond line")
+    await expect(box).to_have_value("")
+
+
+async def test_a_juror_is_told_their_vote_is_recorded_and_a_secret_ballot_is_secret(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    runtime = await server.palabre.hub.get("jury")
+    assert runtime is not None
+    for question, secret in (("Open question?", False), ("Secret question?", True)):
+        poll = OpenPoll(
+            room=PLENARY_ROOM,
+            question=question,
+            kind="single",
+            options=("Yes", "No"),
+            secret=secret,
+        )
+        assert (await runtime.submit(poll, "f1")).ok
+    _, juror = await person(browser, server, tokens["j1"])
+    for question, secret in (("Open question?", False), ("Secret question?", True)):
+        poll = juror.locator("fieldset.poll").filter(has_text=question)
+        await poll.get_by_label("Yes").check()
+        await poll.get_by_role("button", name="Vote").click()
+        said = poll.locator(".vote-recorded")
+        await expect(said).to_contain_text("Your vote is recorded.")
+        if secret:
+            await expect(said).to_contain_text("nobody, facilitators included, can see")
+        else:
+            await expect(said).not_to_contain_text("secret")
+        await expect(poll.get_by_role("button", name="Change my vote")).to_be_visible()
