@@ -6,7 +6,7 @@ import re
 from playwright.async_api import Browser, Locator, Page, expect
 
 from facilitation import PLENARY_ROOM
-from facilitation.commands import GrantFloor, OpenPoll
+from facilitation.commands import GrantFloor, OpenPoll, YieldFloor
 from tests.browser.conftest import axe_violations, describe, person
 from tests.server.harness import LiveServer, demo_people
 
@@ -111,3 +111,24 @@ async def test_a_juror_is_told_their_vote_is_recorded_and_a_secret_ballot_is_sec
         else:
             await expect(said).not_to_contain_text("secret")
         await expect(poll.get_by_role("button", name="Change my vote")).to_be_visible()
+
+
+async def test_fairness_says_who_has_not_spoken_before_any_figure(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=4)
+    runtime = await server.palabre.hub.get("jury")
+    assert runtime is not None
+    _, facilitator = await person(browser, server, tokens["f1"])
+    panel = facilitator.locator(".fairness")
+    await expect(panel.locator(".fairness-summary")).to_have_text("4 of 4 have not spoken yet.")
+    await expect(panel).not_to_contain_text("Gini")
+    for juror in ("j1", "j2"):
+        assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant=juror), "f1")).ok
+        assert (await runtime.submit(YieldFloor(room=PLENARY_ROOM), juror)).ok
+    await expect(panel.locator(".fairness-summary")).to_have_text("2 of 4 have not spoken yet.")
+    await expect(panel).not_to_contain_text("Gini")
+    assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant="j3"), "f1")).ok
+    assert (await runtime.submit(YieldFloor(room=PLENARY_ROOM), "j3")).ok
+    await expect(panel.locator(".fairness-summary")).to_have_text("1 of 4 have not spoken yet.")
+    await expect(panel).to_contain_text("Inequality of speaking time (Gini)")

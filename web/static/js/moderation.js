@@ -5,14 +5,27 @@ import { formatDuration, t } from "./i18n.js";
 import { Action, html, nameOf } from "./ui.js";
 import { SpeakingMark } from "./voicebar.js";
 
+// An inequality figure means something once a few people have spoken for a while: before,
+// one person's six seconds read as "0.88, very unequal".
+const MEANINGFUL_SPEAKERS = 3;
+const MEANINGFUL_TALK_MS = 2 * 60_000;
+
 export function FairnessPanel({ client, room, now }) {
   const figures = roomFairness(client, room.id, now);
   const most = Math.max(1, ...figures.speakers.map((s) => s.spoken_ms));
+  const spoke = figures.speakers.length - figures.not_spoken.length;
+  const talked = figures.speakers.reduce((sum, s) => sum + s.spoken_ms, 0);
+  const meaningful = spoke >= MEANINGFUL_SPEAKERS || talked >= MEANINGFUL_TALK_MS;
   return html`<section class="card fairness" aria-labelledby="fairness-heading">
     <h3 id="fairness-heading">${t("Who has spoken")}</h3>
-    <p>${t("Inequality of speaking time (Gini): {gini}", { gini: figures.gini.toFixed(2) })}
-      <span class="muted"> · ${t("0 is perfectly equal, 1 is one person speaking")}</span></p>
-    <p>${t("{share}% of jurors have spoken", { share: Math.round(100 * figures.share_spoken) })}</p>
+    <p class="fairness-summary">${figures.not_spoken.length === 0
+      ? t("Everyone has spoken.")
+      : t("{count} of {total} have not spoken yet.",
+          { count: figures.not_spoken.length, total: figures.speakers.length })}</p>
+    ${meaningful
+      ? html`<p>${t("Inequality of speaking time (Gini): {gini}", { gini: figures.gini.toFixed(2) })}
+          <span class="muted"> · ${t("0 is perfectly equal, 1 is one person speaking")}</span></p>`
+      : html`<p class="muted">${t("The inequality figure appears once three people have spoken or two minutes have passed.")}</p>`}
     <ul class="bars">${figures.speakers.map((s) => html`<li>
       <span class="who">${nameOf(client, s.participant)}</span>
       <span class="bar" aria-hidden="true"><span style=${{ width: `${(100 * s.spoken_ms) / most}%` }}></span></span>
