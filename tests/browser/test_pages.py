@@ -46,6 +46,8 @@ async def test_every_page_passes_axe_and_is_photographed_at_desktop_and_phone_si
         for name, path in (
             ("home", "/"),
             ("join-juror", f"/join/{tokens['j-aisha']}"),
+            ("join-facilitator", f"/join/{tokens['fac-tomas']}"),
+            ("join-lead", f"/join/{tokens['lead']}"),
             ("join-observer", f"/join/{tokens['obs-joanna']}"),
             ("invalid-invite", "/join/not-a-real-invite"),
         ):
@@ -151,3 +153,21 @@ async def test_french_is_one_click_away_and_remembered(
     await expect(page.locator(".floor-speaker")).to_have_text("Kwame Mensah a la parole.")
     said_at = await page.locator(".statements time").first.inner_text()
     assert "AM" not in said_at and "PM" not in said_at, "French shows times on a 24-hour clock"
+
+
+async def test_each_role_is_welcomed_by_a_join_page_that_speaks_to_it(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await lively_demo(server)
+    context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
+    page = await context.new_page()
+    for participant, says, never in (
+        ("j-aisha", "Raise your hand to speak", "You facilitate"),
+        ("fac-tomas", "You facilitate", "Raise your hand to speak"),
+        ("lead", "You lead the assembly", "Raise your hand to speak"),
+        ("obs-joanna", "as an observer", "Raise your hand to speak"),
+    ):
+        await page.goto(f"{server.url}/join/{tokens[participant]}")
+        await expect(page.locator(".join")).to_contain_text(says)
+        await expect(page.locator(".join")).not_to_contain_text(never)
+    await context.close()
