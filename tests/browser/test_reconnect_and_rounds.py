@@ -60,6 +60,11 @@ async def test_the_lead_opens_a_breakout_round_jurors_move_and_the_lead_recalls_
     await lead.get_by_role("button", name="Propose a balanced allocation").click()
     await expect(lead.get_by_role("heading", name="Proposed breakout round")).to_be_visible()
     await expect(lead.locator(".round .room-card")).to_have_count(2)
+    # Each juror of the allocation: the name, whether they are online, their attributes apart.
+    first = lead.locator(".allocation li").first
+    await expect(first.locator(".who")).to_have_text(re.compile(r"Juror Number\d"))
+    await expect(first.locator(".presence")).to_have_text("online")
+    await expect(first.locator(".attributes")).to_have_text("30-44")
     await lead.get_by_role("button", name="Start the round").click()
     await expect(lead.get_by_role("heading", name="Breakout round running")).to_be_visible()
 

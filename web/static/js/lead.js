@@ -4,6 +4,7 @@ import { roomFairness } from "./fairness.js";
 import { formatDuration, t } from "./i18n.js";
 import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { RoomView } from "./room.js";
+import { PLENARY_ROOM } from "./state.js";
 import { SpeakingMark } from "./voicebar.js";
 
 // Alarms: a room where speaking is this unequal, or a hand has waited this long, needs a look;
@@ -22,7 +23,8 @@ export function LeadView({ view, now, send, voice }) {
       <${RoomView} view=${view} roomId=${roomId} now=${now} send=${send} voice=${voice} />`;
   }
   return html`
-    <${Round} client=${client} now=${now} send=${send} />
+    <${Round} client=${client} now=${now} send=${send}
+      online=${view.presence[PLENARY_ROOM] ?? []} />
     <section class="card" aria-labelledby="rooms-heading">
       <h2 id="rooms-heading">${t("All rooms")}</h2>
       ${!voice.available && html`<p class="voice-off">${t("Voice is off on this server")}${" · "}
@@ -76,7 +78,7 @@ function RoomVoice({ client, talking }) {
       talking=${true} />`)}</p>`;
 }
 
-function Round({ client, now, send }) {
+function Round({ client, now, send, online }) {
   const round = client.assembly.round;
   const [count, setCount] = useState("2");
   const [minutes, setMinutes] = useState("20");
@@ -104,8 +106,11 @@ function Round({ client, now, send }) {
       <div class="room-cards">${round.rooms.map((room) => html`<article class="room-card">
         <h3>${roomLabel(room)}</h3>
         <p class="muted">${t("Facilitated by {names}", { names: room.facilitators.map((id) => nameOf(client, id)).join(", ") || "—" })}</p>
-        <ul>${room.jurors.map((id) => html`<li>${nameOf(client, id)}
-          <span class="muted">${Object.values(client.assembly.participants[id]?.attributes ?? {}).join(" · ")}</span>
+        <ul class="allocation">${room.jurors.map((id) => html`<li>
+          <span class="who">${nameOf(client, id)}</span>
+          <span class=${`presence ${online.includes(id) ? "online" : "offline"}`}>
+            ${online.includes(id) ? t("online") : t("offline")}</span>
+          <span class="attributes muted">${Object.values(client.assembly.participants[id]?.attributes ?? {}).join(" · ")}</span>
           <${MoveTo} id=${id} rooms=${round.rooms} current=${room.room_id} send=${send}
             name=${nameOf(client, id)} /></li>`)}</ul>
       </article>`)}</div>
