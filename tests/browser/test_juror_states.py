@@ -6,7 +6,13 @@ import re
 from playwright.async_api import Browser, Locator, Page, expect
 
 from facilitation import PLENARY_ROOM
-from facilitation.commands import GrantFloor, OpenPoll, YieldFloor
+from facilitation.commands import (
+    GrantFloor,
+    MuteParticipant,
+    OpenPoll,
+    UnmuteParticipant,
+    YieldFloor,
+)
 from tests.browser.conftest import axe_violations, describe, person
 from tests.server.harness import LiveServer, demo_people
 
@@ -132,3 +138,22 @@ async def test_fairness_says_who_has_not_spoken_before_any_figure(
     assert (await runtime.submit(YieldFloor(room=PLENARY_ROOM), "j3")).ok
     await expect(panel.locator(".fairness-summary")).to_have_text("1 of 4 have not spoken yet.")
     await expect(panel).to_contain_text("Inequality of speaking time (Gini)")
+
+
+async def test_a_muted_juror_sees_it_at_once_and_it_clears_when_unmuted(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    runtime = await server.palabre.hub.get("jury")
+    assert runtime is not None
+    _, juror = await person(browser, server, tokens["j1"])
+    mute = MuteParticipant(room=PLENARY_ROOM, participant="j1", reason="Let others speak.")
+    assert (await runtime.submit(mute, "f1")).ok
+    state = juror.locator(".muted-state")
+    await expect(state).to_contain_text("A facilitator muted you in this room.")
+    await expect(juror.get_by_role("button", name="Raise my hand")).to_be_disabled()
+    await assert_readable(juror, state, "muted")
+    unmute = UnmuteParticipant(room=PLENARY_ROOM, participant="j1")
+    assert (await runtime.submit(unmute, "f1")).ok
+    await expect(state).to_have_count(0)
+    await expect(juror.get_by_role("button", name="Raise my hand")).to_be_enabled()

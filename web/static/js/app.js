@@ -44,6 +44,12 @@ function App({ connection, voiceClient }) {
     setNotice(ack.ok ? "" : errorText(ack.error));
     return ack;
   };
+  // A refusal says what went wrong just now; it does not stay to contradict what came after.
+  useEffect(() => {
+    if (!notice) return undefined;
+    const timer = setTimeout(() => setNotice(""), NOTICE_LASTS_MS);
+    return () => clearTimeout(timer);
+  }, [notice]);
   useAnnouncements(view, now);
   const [moved, dismissMoved] = useWhereIAm(view);
 
@@ -113,6 +119,8 @@ function RoomPicker({ client, current }) {
     </select></p>`;
 }
 
+// How long a refused command's explanation stays on screen.
+const NOTICE_LASTS_MS = 8_000;
 // An announcement is news for this long; the latest replaces the ones before it.
 const ANNOUNCEMENT_LASTS_MS = 15 * 60_000;
 

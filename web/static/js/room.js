@@ -94,7 +94,16 @@ function HandControls({ room, you, send }) {
   const replying = room.replies.some((entry) => entry.participant === me);
   const canReply = room.floor && !speaking && room.floor.kind === "turn";
   const [text, setText] = useState("");
-  const openFloor = room.rules.open_floor && !room.muted.includes(me);
+  const muted = room.muted.includes(me);
+  const openFloor = room.rules.open_floor && !muted;
+  if (muted && !speaking) {
+    // Said at once, with what it stops, and gone the moment a facilitator unmutes.
+    return html`<section class="hand card muted-state" aria-label=${t("Your hand")}>
+      <p role="status"><strong>${t("A facilitator muted you in this room.")}</strong>${" "}
+        ${t("You cannot raise your hand, reply or post until they unmute you.")}</p>
+      <button type="button" class="hand-button" disabled>${t("Raise my hand")}</button>
+    </section>`;
+  }
   if (speaking || openFloor) {
     const say = async (event) => {
       event.preventDefault();
