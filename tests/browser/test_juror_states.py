@@ -13,7 +13,7 @@ from facilitation.commands import (
     UnmuteParticipant,
     YieldFloor,
 )
-from tests.browser.conftest import axe_violations, describe, person
+from tests.browser.conftest import DESKTOP, PHONE, axe_violations, describe, person, screenshot
 from tests.server.harness import LiveServer, demo_people
 
 # WCAG 2 AA for text of normal size.
@@ -157,3 +157,33 @@ async def test_a_muted_juror_sees_it_at_once_and_it_clears_when_unmuted(
     assert (await runtime.submit(unmute, "f1")).ok
     await expect(state).to_have_count(0)
     await expect(juror.get_by_role("button", name="Raise my hand")).to_be_enabled()
+
+
+async def test_on_a_phone_one_compact_line_stays_pinned_while_the_juror_holds_the_floor(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    runtime = await server.palabre.hub.get("jury")
+    assert runtime is not None
+    assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant="j1"), "f1")).ok
+    _, juror = await person(browser, server, tokens["j1"], viewport=PHONE)
+    pinned = juror.locator(".pinned")
+    await expect(pinned).to_contain_text("You have the floor.")
+    await juror.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    await juror.wait_for_timeout(300)
+    box = await pinned.bounding_box()
+    assert box is not None
+    # In view at the top, and no more than a fifth of the screen.
+    assert abs(box["y"]) < 1, box
+    assert box["height"] <= 0.2 * PHONE["height"], box
+    stuck = await juror.evaluate(
+        "[...document.querySelectorAll('body *')].filter((e) => "
+        "getComputedStyle(e).position === 'sticky' && e.getBoundingClientRect().height > 0)"
+        ".map((e) => e.className)"
+    )
+    assert stuck == ["pinned"], stuck
+    await screenshot(juror, "juror-floor-scrolled-phone")
+
+    # On a desktop nothing is pinned: the floor card is in view anyway.
+    await juror.set_viewport_size(DESKTOP)
+    await expect(pinned).to_be_hidden()

@@ -26,6 +26,7 @@ export function RoomView({ view, roomId, now, send, voice }) {
         ${room.closed && html` <span class="badge">${t("closed")}</span>`}
         ${room.locked && html` <span class="badge">${t("locked")}</span>`}
         ${room.paused_at_ms !== null && html` <span class="badge">${t("paused")}</span>`}</h2>
+      <${PinnedLine} ...${ctx} />
       <${RoundLine} client=${client} roomId=${roomId} now=${now} />
       <div class="room-grid">
         <div class="stage">
@@ -46,6 +47,23 @@ export function RoomView({ view, roomId, now, send, voice }) {
         <div class="map-column"><${ArgumentMap} ...${ctx} /></div>
       </div>
     </section>`;
+}
+
+/**
+ * On a phone, the one line that stays in view: who has the floor and the time left, and the
+ * person's own place. It repeats what the floor card says, so screen readers skip it.
+ */
+function PinnedLine({ client, room, you, now }) {
+  const floor = room.floor;
+  const me = you.participant;
+  const place = room.queue.findIndex((entry) => entry.participant === me) + 1;
+  const speaker = !floor ? t("The floor is free.")
+    : floor.speaker === me ? t("You have the floor.")
+    : t("{name} has the floor.", { name: nameOf(client, floor.speaker) });
+  return html`<div class="pinned" aria-hidden="true">
+    <span>${speaker}${floor && html` <time>${formatDuration(timeLeft(room, floor.deadline_ms, now))}</time>`}</span>
+    ${place > 0 && html`<span>${placeText(place)}</span>`}
+  </div>`;
 }
 
 /**

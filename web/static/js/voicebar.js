@@ -43,7 +43,7 @@ const NOTES = {
 const METER_EVERY_MS = 100;
 
 /**
- * The always-visible voice line of a room: compact, at the top of the stage (pinned on a phone).
+ * The always-visible voice line of a room: compact, at the top of the stage (the pinned line repeats the floor on a phone).
  * @param {{voice: object, room: object, you: object, client: object, moderator: boolean}} props
  */
 export function VoiceBar({ voice, room, you, client, moderator }) {
