@@ -187,3 +187,17 @@ async def test_on_a_phone_one_compact_line_stays_pinned_while_the_juror_holds_th
     # On a desktop nothing is pinned: the floor card is in view anyway.
     await juror.set_viewport_size(DESKTOP)
     await expect(pinned).to_be_hidden()
+
+
+async def test_on_a_desktop_the_argument_map_gets_most_of_the_width(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    for who in ("j1", "f1"):
+        _, page = await person(browser, server, tokens[who])
+        room = await page.locator(".room-grid").bounding_box()
+        map_column = await page.locator(".map-column").bounding_box()
+        assert room is not None and map_column is not None
+        assert map_column["width"] >= 0.55 * room["width"], (who, map_column, room)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+        await screenshot(page, f"{who}-map-width-desktop")
