@@ -168,7 +168,7 @@ async def test_on_a_phone_one_compact_line_stays_pinned_while_the_juror_holds_th
     assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant="j1"), "f1")).ok
     _, juror = await person(browser, server, tokens["j1"], viewport=PHONE)
     pinned = juror.locator(".pinned")
-    await expect(pinned).to_contain_text("You have the floor.")
+    await expect(pinned).to_contain_text("Floor: you")
     await juror.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     await juror.wait_for_timeout(300)
     box = await pinned.bounding_box()
@@ -186,7 +186,7 @@ async def test_on_a_phone_one_compact_line_stays_pinned_while_the_juror_holds_th
 
     # On a desktop nothing is pinned: the floor card is in view anyway.
     await juror.set_viewport_size(DESKTOP)
-    await expect(pinned).to_be_hidden()
+    await expect(pinned).to_have_count(0)
 
 
 async def test_on_a_desktop_the_argument_map_gets_most_of_the_width(

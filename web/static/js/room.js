@@ -1,6 +1,6 @@
 // One room as its people see it: the floor, the queue, the transcript, the argument map, polls,
 // the agenda; and, for its facilitators, the controls and the fairness panel.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { formatDuration, formatTime, placeText, t } from "./i18n.js";
 import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { ArgumentMap } from "./map.js";
@@ -54,16 +54,32 @@ export function RoomView({ view, roomId, now, send, voice }) {
  * person's own place. It repeats what the floor card says, so screen readers skip it.
  */
 function PinnedLine({ client, room, you, now }) {
+  const narrow = useNarrow();
+  if (!narrow) return null;
   const floor = room.floor;
   const me = you.participant;
   const place = room.queue.findIndex((entry) => entry.participant === me) + 1;
-  const speaker = !floor ? t("The floor is free.")
-    : floor.speaker === me ? t("You have the floor.")
-    : t("{name} has the floor.", { name: nameOf(client, floor.speaker) });
+  const speaker = !floor ? t("Floor: free")
+    : floor.speaker === me ? t("Floor: you")
+    : t("Floor: {name}", { name: nameOf(client, floor.speaker) });
   return html`<div class="pinned" aria-hidden="true">
-    <span>${speaker}${floor && html` <time>${formatDuration(timeLeft(room, floor.deadline_ms, now))}</time>`}</span>
-    ${place > 0 && html`<span>${placeText(place)}</span>`}
+    <span>${speaker}${floor && html` · <time>${formatDuration(timeLeft(room, floor.deadline_ms, now))}</time>`}</span>
+    ${place > 0 && html`<span>${t("In line: {place}", { place })}</span>`}
   </div>`;
+}
+
+// The width under which the page is laid out for a phone (palabre.css says the same).
+const NARROW = window.matchMedia("(max-width: 760px)");
+
+/** Whether the window is phone-narrow now, following rotations and resizes. */
+function useNarrow() {
+  const [narrow, setNarrow] = useState(NARROW.matches);
+  useEffect(() => {
+    const changed = () => setNarrow(NARROW.matches);
+    NARROW.addEventListener("change", changed);
+    return () => NARROW.removeEventListener("change", changed);
+  }, []);
+  return narrow;
 }
 
 /**
