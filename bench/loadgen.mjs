@@ -132,6 +132,8 @@ class Client {
         try {
           const reply = await socket.timeout(timeoutMs).emitWithAck("sync", { resume: {} });
           if (!reply || !reply.ok) throw new Error(`sync refused: ${JSON.stringify(reply)}`);
+          // The reply's size as JSON: about what went over the wire (before any deflate).
+          this.syncBytes = JSON.stringify(reply).length;
           this.streams = reply.you.streams;
           for (const [stream, view] of Object.entries(reply.snapshots)) {
             this.start.set(stream, view.seq);
@@ -197,6 +199,7 @@ async function connectAll() {
     rssBeforeKiB: rssBefore,
     rssAfterKiB: rssAfter,
     kibPerConnection: connected ? (rssAfter - rssBefore) / connected : null,
+    syncBytes: summary(clients.filter((c) => c.connected).map((c) => c.syncBytes)),
   };
 }
 
