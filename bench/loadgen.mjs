@@ -55,16 +55,33 @@ function generatorCpuSeconds() {
   return (user + system) / 1e6;
 }
 
-// Where a phase started: wall clock, the server's CPU, the generator's CPU.
+// CPU time every process on the machine used since boot, all cores (/proc/stat): what the
+// server and the generator did not use of it, other programs took from them.
+function machineCpuSeconds() {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/);
+  const ticks = fields.slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal...: busy is all but idle and iowait.
+  return (ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4]) / plan.clockTicks;
+}
+
+// Where a phase started: wall clock, the server's, the generator's and the machine's CPU.
 function mark() {
-  return { at: performance.now(), server: serverCpuSeconds(), generator: generatorCpuSeconds() };
+  return {
+    at: performance.now(),
+    server: serverCpuSeconds(),
+    generator: generatorCpuSeconds(),
+    machine: machineCpuSeconds(),
+  };
 }
 
 function since(start) {
+  const server = serverCpuSeconds() - start.server;
+  const generator = generatorCpuSeconds() - start.generator;
   return {
     seconds: (performance.now() - start.at) / 1000,
-    serverCpuSeconds: serverCpuSeconds() - start.server,
-    generatorCpuSeconds: generatorCpuSeconds() - start.generator,
+    serverCpuSeconds: server,
+    generatorCpuSeconds: generator,
+    othersCpuSeconds: Math.max(0, machineCpuSeconds() - start.machine - server - generator),
   };
 }
 
@@ -320,6 +337,12 @@ async function runStep(step, followers) {
     }
   }
   const commands = senders.length * perSender;
+  // Every command sent, acked or not, owed its event to every other follower of its room: one
+  // whose ack never came counts as not delivered in time.
+  const owed = senders.reduce(
+    (n, sender) => n + perSender * Math.max(0, (followers.get(sender.room) ?? []).length - 1),
+    0,
+  );
   return {
     rate: step.rate,
     plannedSeconds: step.seconds,
@@ -333,7 +356,8 @@ async function runStep(step, followers) {
     lost,
     lostSamples,
     duplicates,
-    inTimeShare: othersExpected ? inTime / othersExpected : null,
+    inTimeShare: owed ? inTime / owed : null,
+    inTimeShareOfAcked: othersExpected ? inTime / othersExpected : null,
     ...used,
     sendingSeconds: (sentBy - start.at) / 1000,
     serverCpuMsPer1000: delivered ? (used.serverCpuSeconds * 1e6) / delivered : null,
