@@ -90,6 +90,8 @@ B1_LAUNCH = (
     "warning",
 )
 STOP_AT_P99_MS = 250.0
+# palabre starts in a few seconds, but on a machine other programs keep busy it can take more.
+SERVER_START_SECONDS = 120.0
 # The generator's own bounds beyond the plan: connecting, and the wait after the last send.
 CONNECT_CAP_SECONDS = 300.0
 DRAIN_SECONDS = 15.0
@@ -377,7 +379,7 @@ async def run_one(server: str, workload: str, options: Options, ceiling: bool) -
     with temporary_folder(f"palabre-scale-{server}-") as folder:
         process = server_process(server, folder)
         try:
-            await process.start()
+            await process.start(within=SERVER_START_SECONDS)
             plan = await make_plan(server, workload, process.url, options)
             steps = steps_of(workload, options, ceiling)
             plan_path, out_path = folder / "plan.json", folder / "result.json"

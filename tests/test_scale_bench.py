@@ -4,6 +4,7 @@ delivered exactly once to every socket that follows its room. It keeps the plumb
 servers, the generator, the plan between them, the counting) from rotting unseen."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -45,6 +46,8 @@ def figures(tmp_path: Path) -> dict[str, Any]:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group, so that a run that overstays goes with all it started.
+            start_new_session=True,
         )
     results: dict[str, Any] = {}
     try:
@@ -55,13 +58,9 @@ def figures(tmp_path: Path) -> dict[str, Any]:
     finally:
         for run in runs.values():
             if run.poll() is None:
-                # As Ctrl-C: the run stops its server process on the way out.
-                run.send_signal(signal.SIGINT)
-                try:
-                    run.wait(STOP_SECONDS)
-                except subprocess.TimeoutExpired:
-                    run.kill()
-                    run.wait()
+                # The run, its server and its generator: the session this test started.
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait(STOP_SECONDS)
     return results
 
 
