@@ -202,6 +202,10 @@ async function connectAll() {
   }
   const workers = Math.min(plan.connectConcurrency, clients.length);
   await Promise.all(Array.from({ length: workers }, worker));
+  // Those the cap left unattempted count as failed too.
+  if (next < clients.length) {
+    failures.push(`${clients.length - next} never tried: the ${plan.connectCapSeconds} s cap passed`);
+  }
   const used = since(start);
   const connected = clients.filter((c) => c.connected).length;
   // Let the server settle (the sockets' buffers, the last sync replies) before its RSS is read.
@@ -210,7 +214,7 @@ async function connectAll() {
   return {
     sockets: clients.length,
     connected,
-    failed: failures.length,
+    failed: clients.length - clients.filter((c) => c.connected).length,
     firstFailures: failures.slice(0, 5),
     ...used,
     rssBeforeKiB: rssBefore,
@@ -227,6 +231,10 @@ async function prepare() {
   await Promise.all(
     plan.prepare.map(async (steps) => {
       for (const step of steps) {
+        if (!clients[step.socket].connected) {
+          problems.push(`${step.command} by ${step.socket}: that socket is not connected`);
+          return;
+        }
         const [ack, error] = await clients[step.socket].send(step.command, step.payload);
         if (ack?.ok || (ack && (step.allow ?? []).includes(ack.error))) continue;
         problems.push(`${step.command} by ${step.socket}: ${error ?? JSON.stringify(ack)}`);

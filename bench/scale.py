@@ -93,7 +93,6 @@ STOP_AT_P99_MS = 250.0
 # palabre starts in a few seconds, but on a machine other programs keep busy it can take more.
 SERVER_START_SECONDS = 120.0
 # The generator's own bounds beyond the plan: connecting, and the wait after the last send.
-CONNECT_CAP_SECONDS = 300.0
 DRAIN_SECONDS = 15.0
 GENERATOR_MARGIN_SECONDS = 60.0
 
@@ -117,6 +116,7 @@ class Options:
     ceiling_rates: tuple[float, ...]
     ceiling_seconds: float
     connect_concurrency: int
+    connect_cap_seconds: float
     timeout_seconds: float
     json_out: Path | None
 
@@ -174,6 +174,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="seconds of each ceiling step (default 10)")  # fmt: skip
     add("--connect-concurrency", type=int, default=100,
         help="sockets connecting at once (default 100)")  # fmt: skip
+    add("--connect-cap-seconds", type=float, default=600.0,
+        help="the most the generator spends connecting; the sockets left are not tried "
+        "(default 600)")  # fmt: skip
     add("--timeout-seconds", type=float, default=30.0,
         help="timeout of any one connection, sync or ack (default 30)")  # fmt: skip
     add("--json-out", type=Path, help="also write every figure to this JSON file")
@@ -195,6 +198,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         ceiling_rates=args.ceiling_rates,
         ceiling_seconds=args.ceiling_seconds,
         connect_concurrency=args.connect_concurrency,
+        connect_cap_seconds=args.connect_cap_seconds,
         timeout_seconds=args.timeout_seconds,
         json_out=args.json_out,
     )
@@ -204,8 +208,14 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("--w1-observers and --w2-observers cannot be negative")
     if min(options.w1_rate, options.w2_rate, options.seconds, options.ceiling_seconds) <= 0:
         parser.error("rates and seconds must be above 0")
-    if options.connect_concurrency < 1 or options.timeout_seconds <= 0:
-        parser.error("--connect-concurrency must be at least 1, --timeout-seconds above 0")
+    if (
+        options.connect_concurrency < 1
+        or min(options.timeout_seconds, options.connect_cap_seconds) <= 0
+    ):
+        parser.error(
+            "--connect-concurrency must be at least 1, --timeout-seconds and "
+            "--connect-cap-seconds above 0"
+        )
     return options
 
 
@@ -252,7 +262,7 @@ class Plan:
             "steps": steps,
             "stopAtP99Ms": STOP_AT_P99_MS if stop else None,
             "connectConcurrency": options.connect_concurrency,
-            "connectCapSeconds": CONNECT_CAP_SECONDS,
+            "connectCapSeconds": options.connect_cap_seconds,
             "timeoutSeconds": options.timeout_seconds,
             "drainSeconds": DRAIN_SECONDS,
         }
@@ -387,7 +397,7 @@ async def run_one(server: str, workload: str, options: Options, ceiling: bool) -
                 json.dumps(plan.for_generator(process.url, process.pid, steps, options, ceiling))
             )
             bound = (
-                CONNECT_CAP_SECONDS
+                options.connect_cap_seconds
                 + sum(step["seconds"] + DRAIN_SECONDS + options.timeout_seconds for step in steps)
                 + GENERATOR_MARGIN_SECONDS
             )
@@ -486,6 +496,9 @@ ROWS = (
     Row("W1 deliveries", "w1",
         lambda r: (first_step(r)["delivered"], first_step(r)["expected"], first_step(r)["lost"],
                    first_step(r)["duplicates"]), deliveries, ratios=False),
+    Row("W1 sockets connected and synced", "w1",
+        lambda r: (r["connect"]["connected"], r["connect"]["sockets"]), acked_shown,
+        ratios=False),
     Row("W1 commands acked / sent", "w1", acked, acked_shown, ratios=False),
     Row("W1 cores: generator connecting / sending; other programs sending", "w1", cores,
         lambda c: f"{c[0]:.2f} / {c[1]:.2f}; {c[2]:.2f}", ratios=False),
@@ -504,6 +517,9 @@ ROWS = (
     Row("W2 deliveries", "w2",
         lambda r: (first_step(r)["delivered"], first_step(r)["expected"], first_step(r)["lost"],
                    first_step(r)["duplicates"]), deliveries, ratios=False),
+    Row("W2 sockets connected and synced", "w2",
+        lambda r: (r["connect"]["connected"], r["connect"]["sockets"]), acked_shown,
+        ratios=False),
     Row("W2 commands acked / sent", "w2", acked, acked_shown, ratios=False),
     Row("W2 cores: generator connecting / sending; other programs sending", "w2", cores,
         lambda c: f"{c[0]:.2f} / {c[1]:.2f}; {c[2]:.2f}", ratios=False),
