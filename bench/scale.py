@@ -147,8 +147,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     add = parser.add_argument
     add("--servers", type=lambda t: names(t, SERVERS), default=SERVERS,
         help="comma-separated, among palabre,b1,b2 (default all three)")  # fmt: skip
-    add("--workloads", type=lambda t: names(t, WORKLOADS), default=WORKLOADS,
-        help="comma-separated, among w1,w2 (default both)")  # fmt: skip
+    add("--workloads", type=lambda t: names(t, (*WORKLOADS, "ceiling")), default=WORKLOADS,
+        help="among w1,w2,ceiling, comma-separated (default w1,w2)")  # fmt: skip
     add("--full", action="store_true",
         help="issue 9's sizes: W1 100 rooms, W2 3,000 observers, 30 s each "
         "(the other size options still override)")  # fmt: skip
@@ -183,7 +183,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     options = Options(
         servers=args.servers,
-        workloads=args.workloads,
+        workloads=tuple(w for w in args.workloads if w != "ceiling"),
         w1_rooms=args.w1_rooms if args.w1_rooms is not None else (100 if args.full else 10),
         w1_jurors=args.w1_jurors,
         w1_observers=args.w1_observers,
@@ -194,7 +194,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         ),
         w2_rate=args.w2_rate,
         seconds=args.seconds if args.seconds is not None else (30.0 if args.full else 10.0),
-        ceiling=args.ceiling,
+        ceiling=args.ceiling or "ceiling" in args.workloads,
         ceiling_rates=args.ceiling_rates,
         ceiling_seconds=args.ceiling_seconds,
         connect_concurrency=args.connect_concurrency,
@@ -627,7 +627,8 @@ async def run(options: Options) -> int:
             failed = True
             printed(f"  FAILED: {LABELS[server]}, {workload}: {problem}")
     printed("")
-    printed(table(results, options))
+    if options.workloads:
+        printed(table(results, options))
     if options.ceiling:
         printed("")
         printed(ceiling_lines(results, options))
