@@ -474,7 +474,8 @@ def cores(result: dict[str, Any]) -> Cell:
 
 def deliveries(cell: Cell) -> str:
     delivered, expected, lost, duplicates = cell
-    return f"{delivered:,.0f} of {expected:,.0f}; {lost:,.0f} lost, {duplicates:,.0f} dup"
+    # Missing: not arrived when the drain ended (15 s after the last ack), late or lost.
+    return f"{delivered:,.0f} of {expected:,.0f}; {lost:,.0f} missing, {duplicates:,.0f} dup"
 
 
 ROWS = (
