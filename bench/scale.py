@@ -20,7 +20,7 @@ of palabre to B1 and to B2:
   on the same connections, until the fan-out p99 passes 250 ms or a delivery is lost.
 
 The defaults are small (W1: 10 rooms; W2: 300 observers; 10 s each) so a run takes about two
-minutes; `--full` gives issue 9's sizes (W1: 100 rooms, 2,101 sockets; W2: 3,010 sockets; 30 s).
+minutes; `--full` gives issue 9's sizes (W1: 100 rooms, 2,101 sockets; W2: 3,011 sockets; 30 s).
 The generator runs in one Node process on the same machine and reports its own CPU: if it
 nears one core, it, not the server, set the pace. Every loop is bounded (sockets, commands,
 steps, timeouts, drains), and nothing leaves 127.0.0.1. Each server process is always stopped.
