@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The pages' npm packages (socket.io-client, preact, htm; axe-core for the tests).
 WEB_STAMP := web/node_modules/.installed
+# bench/'s npm packages: socket.io for B2 and socket.io-client for issue 9's load generator.
+BENCH_STAMP := bench/node_modules/.installed
 
-.PHONY: install run test lint check bench soak docs messages clean
+.PHONY: install run test lint check bench bench-install bench-scale soak docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +20,13 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $(WEB_STAMP)
 
-install: $(STAMP) $(WEB_STAMP)
+$(BENCH_STAMP): bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $(BENCH_STAMP)
+
+bench-install: $(BENCH_STAMP)
+
+install: $(STAMP) $(WEB_STAMP) $(BENCH_STAMP)
 
 # palabre on http://127.0.0.1:8000 with the demo assembly; its links are printed first.
 run: install
@@ -39,6 +47,12 @@ check: lint test
 bench: install
 	$(PY) bench/core.py
 	$(PY) bench/server.py
+
+# Issue 9: palabre against a bare python-socketio (B1) and a bare Node socket.io (B2) server,
+# with one Node socket.io-client load generator; issue 9's sizes and the rate ceiling
+# (`bench/scale.py --help`; without options, small sizes for a run of about a minute).
+bench-scale: install
+	$(PY) bench/scale.py --full --ceiling
 
 # Ten minutes of a lively assembly on two processes (PostgreSQL and Redis on 127.0.0.1), one of
 # them killed and restarted every two minutes; every view checked against the log at the end
@@ -62,4 +76,4 @@ messages: install
 	done
 
 clean:
-	rm -rf $(VENV) web/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules bench/node_modules .pytest_cache .mypy_cache .ruff_cache
