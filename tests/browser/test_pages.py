@@ -1,7 +1,7 @@
 """Every page: accessible (axe-core), usable by keyboard and on a phone, in French and English,
 photographed at desktop and phone sizes into var/screenshots for a person to look at."""
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from facilitation.commands import GrantFloor, NextSpeaker, RaiseHand, SetRoomRules, Speak
 from server.demo import ensure_demo
@@ -171,3 +171,24 @@ async def test_each_role_is_welcomed_by_a_join_page_that_speaks_to_it(
         await expect(page.locator(".join")).to_contain_text(says)
         await expect(page.locator(".join")).not_to_contain_text(never)
     await context.close()
+
+
+async def test_no_page_scrolls_sideways_at_1280_1024_or_390_px_for_any_role(
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await lively_demo(server)
+    wide: list[str] = []
+    for width in (1280, 1024, 390):
+        viewport: ViewportSize = {"width": width, "height": 900 if width > 390 else 844}
+        for name, participant in (
+            ("juror", "j-sophie"),
+            ("facilitator", "fac-tomas"),
+            ("lead", "lead"),
+            ("observer", "obs-joanna"),
+        ):
+            context, page = await person(browser, server, tokens[participant], viewport=viewport)
+            scroll = await page.evaluate("document.documentElement.scrollWidth")
+            if scroll > width:
+                wide.append(f"{name} at {width} px: {scroll} px wide")
+            await context.close()
+    assert wide == []

@@ -83,7 +83,7 @@ def test_the_language_is_the_choice_then_the_cookie_then_the_browser() -> None:
 
 
 def test_french_names_jurors_without_grammatical_gender() -> None:
-    """"Juré" labels a woman as a man: the pages say "membre du jury" instead."""
+    """ "Juré" labels a woman as a man: the pages say "membre du jury" instead."""
     with (LOCALE / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as source:
         translations = [str(m.string) for m in read_po(source) if m.id]
     gendered = [text for text in translations if re.search(r"\bjur[ée]e?s?\b", text, re.I)]
