@@ -87,6 +87,9 @@ async def test_a_facilitator_and_three_jurors_run_a_whole_room_and_an_observer_f
 
     # A hidden post keeps its reason on the record; the observer never sees its text.
     against = facilitator.locator(".side-against .argument").first
+    # Moderation sits behind one menu per post.
+    await expect(against.get_by_role("button", name="Hide")).to_be_hidden()
+    await against.locator("summary").filter(has_text="Moderate").click()
     await against.get_by_role("button", name="Hide").click()
     await against.get_by_label("Reason (kept on the record)").fill("Off topic")
     await against.get_by_role("button", name="Hide").click()

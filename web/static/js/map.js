@@ -102,16 +102,20 @@ function NodeActions({ node, room, you, send, moderator, juror }) {
     ${juror && room.floor?.speaker === you.participant && html`<${Action}
       label=${t("I am speaking to this")} send=${send} command="link_turn"
       fields=${{ node_id: node.node_id }} />`}
-    ${moderator && !hiding && html`<button type="button" onClick=${() => setHiding(true)}>
-      ${node.hidden ? t("Unhide") : t("Hide")}</button>`}
-    ${moderator && hiding && html`<form class="row" onSubmit=${hide}>
-      <label for=${`reason-${node.node_id}`}>${t("Reason (kept on the record)")}</label>
-      <input id=${`reason-${node.node_id}`} value=${reason} required maxlength="200"
-        onInput=${(e) => setReason(e.target.value)} />
-      <button type="submit">${node.hidden ? t("Unhide") : t("Hide")}</button>
-      <button type="button" onClick=${() => setHiding(false)}>${t("Cancel")}</button></form>`}
-    ${moderator && !node.merged_into && merge.length > 0 && html`<${MergeControl}
-      node=${node} candidates=${merge} send=${send} />`}
+    ${moderator && html`<details class="menu">
+      <summary>${t("Moderate")}<span class="visually-hidden">: ${(node.text ?? "").slice(0, 40)}</span></summary>
+      <div class="menu-body">
+        ${!hiding && html`<button type="button" onClick=${() => setHiding(true)}>
+          ${node.hidden ? t("Unhide") : t("Hide")}</button>`}
+        ${hiding && html`<form class="row" onSubmit=${hide}>
+          <label for=${`reason-${node.node_id}`}>${t("Reason (kept on the record)")}</label>
+          <input id=${`reason-${node.node_id}`} value=${reason} required maxlength="200"
+            onInput=${(e) => setReason(e.target.value)} />
+          <button type="submit">${node.hidden ? t("Unhide") : t("Hide")}</button>
+          <button type="button" onClick=${() => setHiding(false)}>${t("Cancel")}</button></form>`}
+        ${!node.merged_into && merge.length > 0 && html`<${MergeControl}
+          node=${node} candidates=${merge} send=${send} />`}
+      </div></details>`}
   </div>`;
 }
 

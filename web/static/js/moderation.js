@@ -69,21 +69,23 @@ function Person({ id, client, room, send, online, talking }) {
     <span class=${`presence ${online ? "online" : "offline"}`}>${online ? t("online") : t("offline")}</span>
     <span class="who">${name}</span><${SpeakingMark} talking=${talking} />
     ${muted && html` <span class="badge">${t("muted")}</span>`}
-    <span class="row small">
-      ${muted
-        ? html`<${Action} label=${t("Unmute {name}", { name })} send=${send}
-            command="unmute_participant" fields=${{ participant: id }} />`
-        : html`<${Action} label=${t("Mute {name}", { name })} send=${send}
-            command="mute_participant" fields=${{ participant: id }} />`}
-      ${!removing && html`<button type="button" onClick=${() => setRemoving(true)}>
-        ${t("Remove {name}", { name })}</button>`}
-    </span>
-    ${removing && html`<form class="row" onSubmit=${remove}>
-      <label for=${`remove-${id}`}>${t("Reason (kept on the record)")}</label>
-      <input id=${`remove-${id}`} required maxlength="200" value=${reason}
-        onInput=${(e) => setReason(e.target.value)} />
-      <button type="submit">${t("Remove")}</button>
-      <button type="button" onClick=${() => setRemoving(false)}>${t("Cancel")}</button></form>`}
+    <details class="menu">
+      <summary>${t("Moderate")}<span class="visually-hidden"> ${name}</span></summary>
+      <div class="menu-body">
+        ${muted
+          ? html`<${Action} label=${t("Unmute {name}", { name })} send=${send}
+              command="unmute_participant" fields=${{ participant: id }} />`
+          : html`<${Action} label=${t("Mute {name}", { name })} send=${send}
+              command="mute_participant" fields=${{ participant: id }} />`}
+        ${!removing && html`<button type="button" onClick=${() => setRemoving(true)}>
+          ${t("Remove {name}", { name })}</button>`}
+        ${removing && html`<form class="row" onSubmit=${remove}>
+          <label for=${`remove-${id}`}>${t("Reason (kept on the record)")}</label>
+          <input id=${`remove-${id}`} required maxlength="200" value=${reason}
+            onInput=${(e) => setReason(e.target.value)} />
+          <button type="submit">${t("Remove")}</button>
+          <button type="button" onClick=${() => setRemoving(false)}>${t("Cancel")}</button></form>`}
+      </div></details>
   </li>`;
 }
 
