@@ -10,6 +10,7 @@ and sends back its answer and ICE candidates. Mountpoint ids, secrets and PINs s
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,10 @@ log = logging.getLogger("palabre.voice")
 # How long a mountpoint and its forwarder outlive their last listener: a page switching rooms,
 # reloading or listening again after a hiccup finds its stream still there.
 STREAM_GRACE_SECONDS = 2.0
+# How long stopping waits for Janus to remove one stream.
+STOP_SECONDS = 2.0
+# Random bytes in each mountpoint's id.
+MOUNTPOINT_ID_BYTES = 6
 
 
 @dataclass
@@ -40,6 +45,10 @@ class RoomStream:
     room: str
     # The Janus the room lives on, which holds the mountpoint as well.
     media: MediaServer
+    # The AudioBridge room whose mix is forwarded.
+    room_id: str
+    # A new id for each mountpoint made: one left on a Janus by an earlier run of palabre
+    # (Janus keeps them until it stops) never stands in the way.
     mountpoint_id: str
     listeners: set[str] = field(default_factory=set)
     removal: asyncio.Task[None] | None = None
@@ -171,10 +180,11 @@ class Listening:
         if media is None or media.bridge is None or media.streaming is None:
             raise VoiceRefused("voice_unavailable", "the media server is down: try again")
         room_id = janus_id(assembly_id, room)
+        mountpoint_id = janus_id(room_id, secrets.token_hex(MOUNTPOINT_ID_BYTES))
         try:
             await self.voice._ensure_room(media, assembly_id, room)
             mountpoint = await media.streaming.create_mountpoint(
-                room_id, description=f"listening to {room_id}"
+                mountpoint_id, description=f"listening to {room_id}"
             )
         except JanusError as problem:
             raise VoiceRefused("voice_unavailable", "the media server refused") from problem
@@ -183,9 +193,9 @@ class Listening:
             await media.bridge.rtp_forward(room_id, mountpoint.port)
         except JanusError as problem:
             with contextlib.suppress(JanusError, UnknownMountpoint):
-                await media.streaming.destroy_mountpoint(room_id)
+                await media.streaming.destroy_mountpoint(mountpoint_id)
             raise VoiceRefused("voice_unavailable", "the media server refused") from problem
-        stream = RoomStream(assembly_id, room, media, room_id)
+        stream = RoomStream(assembly_id, room, media, room_id, mountpoint_id)
         self._streams[(assembly_id, room)] = stream
         return stream
 
@@ -213,18 +223,21 @@ class Listening:
 
     @staticmethod
     async def _unmake(stream: RoomStream) -> None:
+        """Stop the room's forwarder to the mountpoint, and destroy the mountpoint."""
         bridge, streaming = stream.media.bridge, stream.media.streaming
-        if bridge is None or streaming is None:
+        mountpoint = streaming.mountpoints.get(stream.mountpoint_id) if streaming else None
+        if bridge is None or streaming is None or mountpoint is None:
             return
-        mountpoint = streaming.mountpoints.get(stream.mountpoint_id)
-        for forwarder in bridge.forwarders:
-            if forwarder.room_id == stream.mountpoint_id and (
-                mountpoint is None or forwarder.port == mountpoint.port
-            ):
-                with contextlib.suppress(JanusError, UnknownRoom):
+        try:
+            for forwarder in bridge.forwarders:
+                if forwarder.room_id == stream.room_id and forwarder.port == mountpoint.port:
                     await bridge.stop_rtp_forward(forwarder)
-        with contextlib.suppress(JanusError, UnknownMountpoint):
             await streaming.destroy_mountpoint(stream.mountpoint_id)
+        except (JanusError, UnknownRoom, UnknownMountpoint) as problem:
+            log.warning(
+                "removing a room's stream failed",
+                extra={"room": stream.room_id, "reason": str(problem)},
+            )
 
     async def _end(self, sid: str) -> None:
         """End a page's listening, if it listens (under its page lock)."""
@@ -300,10 +313,17 @@ class Listening:
         return task
 
     async def stop(self) -> None:
+        """Stop, removing the streams from Janus: an existing Janus outlives palabre."""
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for stream in list(self._streams.values()):
+            if stream.media.available:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(STOP_SECONDS):
+                        await self._unmake(stream)
+        self._streams.clear()
 
 
 def _listenable(state: Assembly, room: str) -> bool:

@@ -17,8 +17,10 @@ import pytest
 
 from facilitation import Role
 from server.organiser import Person
+from server.voice.janus_client import JanusClient, PluginError
 from server.voice.janus_process import JanusOptions, OwnJanus, janus_binary, start_janus
 from server.voice.listening import RoomStream
+from server.voice.streaming import Mountpoint
 from tests.server.harness import (
     LiveServer,
     ManualClock,
@@ -39,6 +41,8 @@ WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.02
 # The grace a stream outlives its last listener by, in these tests.
 GRACE_SECONDS = 0.3
+# The Streaming plugin's error code for an unknown mountpoint.
+NO_SUCH_MOUNTPOINT = 455
 
 
 class Listener(VoiceClient):
@@ -140,10 +144,21 @@ def streams(server: LiveServer) -> dict[tuple[str, str], RoomStream]:
 
 
 def janus_state(server: LiveServer) -> tuple[set[str], set[str]]:
-    """The mountpoints palabre holds, and the rooms whose mix it forwards."""
+    """The rooms of the mountpoints palabre holds (a mountpoint's id is its room's and a random
+    part), and the rooms whose mix it forwards."""
     media = server.palabre.voice.media[0]
     assert media.streaming is not None and media.bridge is not None
-    return set(media.streaming.mountpoints), {f.room_id for f in media.bridge.forwarders}
+    return (
+        {mountpoint_id.rsplit("/", 1)[0] for mountpoint_id in media.streaming.mountpoints},
+        {f.room_id for f in media.bridge.forwarders},
+    )
+
+
+def mountpoint(server: LiveServer, room: str) -> Mountpoint:
+    """The mountpoint of a listened room."""
+    streaming = server.palabre.voice.media[0].streaming
+    assert streaming is not None
+    return streaming.mountpoints[streams(server)[("jury", room)].mountpoint_id]
 
 
 async def breakout_rooms(server: LiveServer) -> list[str]:
@@ -159,7 +174,7 @@ async def breakout_rooms(server: LiveServer) -> list[str]:
 async def mix_is_fresh(server: LiveServer, room: str) -> bool:
     streaming = server.palabre.voice.media[0].streaming
     assert streaming is not None
-    age = await streaming.media_age_ms(f"jury/{room}")
+    age = await streaming.media_age_ms(streams(server)[("jury", room)].mountpoint_id)
     return age is not None and age < FRESH_MS
 
 
@@ -174,8 +189,8 @@ async def test_an_observers_voice_listen_gets_a_receive_only_offer_and_its_answe
     assert offer["type"] == "offer" and offer["sdp"].startswith("v=0")
     assert "m=audio " in offer["sdp"] and "a=sendonly" in offer["sdp"]
     # Nothing of Janus's: no mountpoint id, secret or PIN.
-    mountpoint = server.palabre.voice.media[0].streaming.mountpoints["jury/plenary"]  # type: ignore[union-attr]
-    for secret in ("jury/plenary", mountpoint.secret, mountpoint.pin):
+    made = mountpoint(server, "plenary")
+    for secret in ("jury/plenary", made.mountpoint_id, made.secret, made.pin):
         assert secret not in offer["sdp"]
     answered = await olga.answer(sdp_answer(offer["sdp"]))
     assert answered == {"ok": True}
@@ -228,13 +243,13 @@ async def test_a_new_listener_within_the_grace_period_keeps_the_same_stream(
 ) -> None:
     tokens = await demo_people(server.organiser)
     olga = await listening(server, tokens["obs"])
-    port = server.palabre.voice.media[0].streaming.mountpoints["jury/plenary"].port  # type: ignore[union-attr]
+    port = mountpoint(server, "plenary").port
     assert (await olga.call("voice_leave", {}, "voice_reply")) == {"ok": True}
     reply = await olga.listen()
     assert reply["ok"]
     await asyncio.sleep(GRACE_SECONDS * 2)
-    mountpoints = server.palabre.voice.media[0].streaming.mountpoints  # type: ignore[union-attr]
-    assert set(mountpoints) == {"jury/plenary"} and mountpoints["jury/plenary"].port == port
+    assert janus_state(server) == ({"jury/plenary"}, {"jury/plenary"})
+    assert mountpoint(server, "plenary").port == port
 
 
 async def test_jurors_facilitators_and_the_lead_get_forbidden(server: LiveServer) -> None:
@@ -367,7 +382,7 @@ async def test_after_a_janus_restart_the_listening_page_is_told_and_can_listen_a
 ) -> None:
     tokens = await demo_people(server.organiser)
     olga = await listening(server, tokens["obs"])
-    port = server.palabre.voice.media[0].streaming.mountpoints["jury/plenary"].port  # type: ignore[union-attr]
+    port = mountpoint(server, "plenary").port
     assert janus.pid is not None
     os.kill(janus.pid, signal.SIGKILL)
     await olga.wait_for(lambda: bool(olga.stream_ends), "the stream's end")
@@ -382,8 +397,7 @@ async def test_after_a_janus_restart_the_listening_page_is_told_and_can_listen_a
     assert await olga.answer(sdp_answer(reply["offer"]["sdp"])) == {"ok": True}
     # The mountpoint and forwarder were made again, on the port they had.
     assert janus_state(server) == ({"jury/plenary"}, {"jury/plenary"})
-    mountpoints = server.palabre.voice.media[0].streaming.mountpoints  # type: ignore[union-attr]
-    assert mountpoints["jury/plenary"].port == port
+    assert mountpoint(server, "plenary").port == port
     await until_async(lambda: mix_is_fresh(server, "plenary"), "the mix after the restart")
 
 
@@ -440,20 +454,50 @@ async def test_with_two_janus_each_rooms_mountpoint_is_on_the_janus_the_room_liv
             for room, media in placed.items():
                 assert media is not None and media.streaming is not None
                 assert media.bridge is not None
-                assert f"jury/{room}" in media.streaming.mountpoints
+                mountpoint_id = voice.listening.streams[("jury", room)].mountpoint_id
+                assert mountpoint_id in media.streaming.mountpoints
                 assert f"jury/{room}" in media.bridge.rooms
                 forwarder = next(f for f in media.bridge.forwarders if f.room_id == f"jury/{room}")
-                port = media.streaming.mountpoints[f"jury/{room}"].port
+                port = media.streaming.mountpoints[mountpoint_id].port
                 assert (forwarder.host, forwarder.port) == ("127.0.0.1", port)
                 for elsewhere in voice.media:
                     if elsewhere is not media:
                         assert elsewhere.streaming is not None
-                        assert f"jury/{room}" not in elsewhere.streaming.mountpoints
+                        assert mountpoint_id not in elsewhere.streaming.mountpoints
 
-                async def fresh(media: Any = media, room: str = room) -> bool:
-                    age = await media.streaming.media_age_ms(f"jury/{room}")
+                async def fresh(media: Any = media, mountpoint_id: str = mountpoint_id) -> bool:
+                    age = await media.streaming.media_age_ms(mountpoint_id)
                     return age is not None and age < FRESH_MS
 
                 await until_async(fresh, f"{room}'s mix on its own Janus")
     finally:
         await other.stop()
+
+
+async def test_stopping_the_server_removes_its_streams_from_janus(
+    sqlite_url: str, tmp_path: Path, janus: OwnJanus
+) -> None:
+    settings = settings_for(
+        sqlite_url,
+        tmp_path / "data",
+        janus_urls=[janus.url],
+        janus_api_secret=janus.options.api_secret,
+        janus_admin_key=janus.options.admin_key,
+    )
+    async with serving(settings, clock=ManualClock()) as live:
+        await until_true(lambda: live.palabre.voice.available, "voice available")
+        tokens = await demo_people(live.organiser)
+        await listening(live, tokens["obs"])
+        made = mountpoint(live, "plenary")
+    # The Janus outlives the server: the mountpoint palabre made is gone from it.
+    async with JanusClient(janus.url, janus.options.api_secret) as client:
+        session = await client.create_session()
+        try:
+            handle = await session.attach("janus.plugin.streaming")
+            with pytest.raises(PluginError) as gone:
+                await handle.send(
+                    {"request": "info", "id": made.mountpoint_id, "secret": made.secret}
+                )
+            assert gone.value.code == NO_SUCH_MOUNTPOINT
+        finally:
+            await session.destroy()
