@@ -8,6 +8,7 @@ import { RoomView } from "./room.js";
 import { LeadView } from "./lead.js";
 import { announce } from "./announcer.js";
 import { readyChimeOnFirstGesture, VoiceClient } from "./voice.js";
+import { ListenClient } from "./listen.js";
 import { voiceAvailable } from "./voicestate.js";
 
 function authFromPage() {
@@ -25,16 +26,24 @@ const STATUS_TEXT = {
   reconnecting: N_("Reconnecting… what you missed will appear when the connection is back."),
 };
 
-function App({ connection, voiceClient }) {
+function App({ connection, voiceClient, listenClient }) {
   const [view, setView] = useState(connection.view);
   const [notice, setNotice] = useState("");
   const [localVoice, setLocalVoice] = useState(voiceClient.local);
+  const [localListen, setLocalListen] = useState(listenClient.local);
   useEffect(() => {
     connection.onChange = setView;
     voiceClient.onChange = setLocalVoice;
-    connection.onVoiceRejoin = ({ reason } = {}) =>
+    listenClient.onChange = setLocalListen;
+    connection.onVoiceRejoin = ({ reason } = {}) => {
       voiceClient.rejoin(reason === "media_server_lost" ? "moving" : "rejoining");
-    connection.onReconnected = () => voiceClient.rejoin("reconnecting");
+      listenClient.rejoin();
+    };
+    connection.onReconnected = () => {
+      voiceClient.rejoin("reconnecting");
+      listenClient.rejoin();
+    };
+    connection.onVoiceStream = (data) => listenClient.ended(data);
     readyChimeOnFirstGesture();
     connection.start();
   }, []);
@@ -68,6 +77,8 @@ function App({ connection, voiceClient }) {
     talking: view.talking,
     local: localVoice,
     client: voiceClient,
+    // An observer's end: listening to the room's sound.
+    listen: { local: localListen, client: listenClient },
   };
   return html`
     <div class="topline">
@@ -201,7 +212,11 @@ if (auth === null) {
 } else {
   const connection = new Connection(auth, () => {});
   // Voice signalling rides the same socket, acks and limits as the commands.
-  const voiceClient = new VoiceClient({ send: (event, data) => connection.send(event, data) },
-    () => {}, () => connection.view.you?.voice?.ice_servers ?? []);
-  render(html`<${App} connection=${connection} voiceClient=${voiceClient} />`, root);
+  const signal = { send: (event, data) => connection.send(event, data) };
+  // TURN credentials expire: each new peer connection takes those of the latest sync.
+  const iceServers = () => connection.view.you?.voice?.ice_servers ?? [];
+  const voiceClient = new VoiceClient(signal, () => {}, iceServers);
+  const listenClient = new ListenClient(signal, () => {}, iceServers);
+  render(html`<${App} connection=${connection} voiceClient=${voiceClient}
+    listenClient=${listenClient} />`, root);
 }

@@ -39,6 +39,8 @@ export class Connection {
      */
     this.onReconnected = () => {};
     this.everConnected = false;
+    /** A `voice_stream` from the server: an observer's listening ended. */
+    this.onVoiceStream = () => {};
     this.sequencer = new StreamSequencer({
       apply: (payload) => this.update({ client: applyEvent(this.view.client, payload) }),
       onGap: () => this.sync(),
@@ -84,6 +86,7 @@ export class Connection {
       this.update({ talking: { ...this.view.talking, [room]: talking } }),
     );
     this.socket.on("voice_rejoin", (data) => this.onVoiceRejoin(data));
+    this.socket.on("voice_stream", (data) => this.onVoiceStream(data));
     // A phone that loses its network learns it from the browser long before a ping times out.
     window.addEventListener("offline", () => this.socket.disconnect());
     window.addEventListener("online", () => this.socket.connect());
