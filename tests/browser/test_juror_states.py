@@ -97,14 +97,14 @@ async def test_a_juror_is_told_their_vote_is_recorded_and_a_secret_ballot_is_sec
     runtime = await server.palabre.hub.get("jury")
     assert runtime is not None
     for question, secret in (("Open question?", False), ("Secret question?", True)):
-        poll = OpenPoll(
+        ballot = OpenPoll(
             room=PLENARY_ROOM,
             question=question,
             kind="single",
             options=("Yes", "No"),
             secret=secret,
         )
-        assert (await runtime.submit(poll, "f1")).ok
+        assert (await runtime.submit(ballot, "f1")).ok
     _, juror = await person(browser, server, tokens["j1"])
     for question, secret in (("Open question?", False), ("Secret question?", True)):
         poll = juror.locator("fieldset.poll").filter(has_text=question)
