@@ -13,6 +13,7 @@ import pytest
 
 from server.voice.janus_process import OwnJanus, own_janus
 from tests.server.harness import LiveServer, ManualClock, demo_people, serving, settings_for
+from tests.voice.test_voice_listen import listening, sdp_answer
 from tests.voice.test_voice_relay import joined
 
 pytestmark = pytest.mark.voice
@@ -61,6 +62,8 @@ async def test_rooms_spread_over_the_media_servers_and_a_failure_moves_only_its_
     other = await demo_people(server.organiser, "other")
     staying = await joined(server, jury["j1"])
     moving = await joined(server, other["j1"])
+    # An observer listens to the room that will move.
+    listener = await listening(server, other["obs"])
     # Least loaded first: the second room goes to the other media server.
     (first,) = hosting(server, "jury/plenary")
     (second,) = hosting(server, "other/plenary")
@@ -74,6 +77,15 @@ async def test_rooms_spread_over_the_media_servers_and_a_failure_moves_only_its_
     again = await moving.call("voice_join", {"offer": _offer()}, "voice_join_reply")
     assert again["ok"], again
     assert hosting(server, "other/plenary") == [first]
+    # The observer is told at once too, and listens again, from the Janus that took it over.
+    await listener.wait_for(lambda: bool(listener.rejoins), "the listener's rejoin")
+    assert listener.rejoins == [{"reason": "media_server_lost"}]
+    assert listener.stream_ends[-1]["reason"] == "voice_unavailable"
+    offer = await listener.listen()
+    assert offer["ok"], offer
+    assert (await listener.answer(sdp_answer(offer["offer"]["sdp"]))) == {"ok": True}
+    stream = server.palabre.voice.listening.streams[("other", "plenary")]
+    assert stream.media.client.url == first
     # The room on the server that stayed up never noticed.
     await asyncio.sleep(0.5)
     assert staying.rejoins == []
