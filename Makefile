@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The pages' npm packages (socket.io-client, preact, htm; axe-core for the tests).
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: install run test lint check bench soak docs messages clean
+.PHONY: install run test lint check bench bench-voice soak docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ check: lint test
 bench: install
 	$(PY) bench/core.py
 	$(PY) bench/server.py
+
+# Janus's CPU for voice rooms of 10 with one speaker each, as rooms grow (1, 2, 4, 8), idle and
+# talking: about 2 minutes (`bench/voice.py --help` for the sizes, rates and window length).
+bench-voice: install
+	$(PY) bench/voice.py
 
 # Ten minutes of a lively assembly on two processes (PostgreSQL and Redis on 127.0.0.1), one of
 # them killed and restarted every two minutes; every view checked against the log at the end

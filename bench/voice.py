@@ -644,9 +644,13 @@ def summary(options: Options, sampling_rate: int, windows: list[Window]) -> list
             continue
         line = fit(points)
         per_room[state] = line.per_room
+        shape = (
+            f"{line.fixed:.4f} + {line.per_room:.5f} x rooms (r² {line.r_squared:.3f})"
+            if len(points) > 1
+            else f"{line.per_room:.5f} x rooms (one size: no fixed part told apart)"
+        )
         lines.append(
-            f"  {state:<8} {line.fixed:.4f} + {line.per_room:.5f} x rooms "
-            f"(r² {line.r_squared:.3f}): {line.per_room * 100:.2f} % of a core a room, "
+            f"  {state:<8} {shape}: {line.per_room * 100:.2f} % of a core a room, "
             f"{line.per_room * 100 / options.people:.3f} % a person"
         )
     talking = per_room.get("talking")
