@@ -356,6 +356,8 @@ class Window:
     seconds: float
     janus_cpu: float
     machine_busy: float
+    # This process: the fake participants and the control of Janus.
+    generator_cpu: float
     threads: dict[str, float]
     mix_min: float
     mix_mean: float
@@ -371,6 +373,10 @@ class Window:
     def machine_cores(self) -> float:
         return self.machine_busy / self.seconds
 
+    @property
+    def generator_cores(self) -> float:
+        return self.generator_cpu / self.seconds
+
 
 async def measure(
     janus: OwnJanus, pump: RtpPump, rooms: int, people: int, state: str, seconds: float
@@ -385,9 +391,11 @@ async def measure(
     packets = [p.received_packets for p in participants]
     late = pump.late_ticks
     threads = thread_cpu_seconds(pid)
-    cpu, busy, start = process_cpu_seconds(pid), machine_cpu_seconds(), time.monotonic()
+    cpu, busy, own = process_cpu_seconds(pid), machine_cpu_seconds(), time.process_time()
+    start = time.monotonic()
     await asyncio.sleep(seconds)
     cpu, busy = process_cpu_seconds(pid) - cpu, machine_cpu_seconds() - busy
+    own = time.process_time() - own
     elapsed = time.monotonic() - start
     after = thread_cpu_seconds(pid)
     rates = [
@@ -402,6 +410,7 @@ async def measure(
         seconds=elapsed,
         janus_cpu=cpu,
         machine_busy=busy,
+        generator_cpu=own,
         threads={kind: after[kind] - threads.get(kind, 0.0) for kind in after},
         mix_min=min(rates, default=0.0),
         mix_mean=sum(rates) / len(rates) if rates else 0.0,
@@ -532,6 +541,13 @@ async def sweep(options: Options, audio: Audio, folder: Path, sampling_rate: int
                     for room_id in rooms:
                         await bridge.mute(room_id, f"{room_id}-p1")
                     pump_problem(pump)
+                    if check(options, [idle, talking]):
+                        print(
+                            f"  the checks failed at {size} rooms (see below): the rooms stop "
+                            "growing here",
+                            flush=True,
+                        )
+                        break
                     following = [later for later in options.sizes if later > size]
                     if following and too_many(talking, following[0], options.max_janus_cores):
                         print(
@@ -579,7 +595,8 @@ async def session_of(client: JanusClient) -> AsyncIterator[JanusSession]:
 def header() -> str:
     return (
         f"  {'rooms':>5} {'people':>6}  {'state':<9}{'Janus cores':>12}"
-        f"{'mix pkt/s min / mean':>22}  {'probe dBFS':>20}{'machine cores':>15}"
+        f"{'mix pkt/s min / mean':>22}  {'probe dBFS':>20}{'this process':>14}"
+        f"{'machine':>9}"
     )
 
 
@@ -596,7 +613,8 @@ def row(window: Window) -> str:
     late = f"  ({window.late_ticks} late ticks)" if window.late_ticks else ""
     return (
         f"  {window.rooms:>5} {window.people:>6}  {window.state:<9}{window.janus_cores:>12.4f}"
-        f"{mix:>22}  {heard:>20}{window.machine_cores:>15.2f}{late}"
+        f"{mix:>22}  {heard:>20}{window.generator_cores:>14.2f}{window.machine_cores:>9.2f}"
+        f"{late}"
     )
 
 
@@ -747,7 +765,14 @@ async def main_task(options: Options) -> int:
 
 
 def main() -> None:
-    sys.exit(asyncio.run(main_task(parse_options())))
+    options = parse_options()
+    try:
+        status = asyncio.run(main_task(options))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Janus was stopped on the way out (own_janus), the sockets closed, the folder removed.
+        print("interrupted: Janus stopped", file=sys.stderr)
+        status = 130
+    sys.exit(status)
 
 
 if __name__ == "__main__":

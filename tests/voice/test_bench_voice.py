@@ -46,6 +46,7 @@ def window(state: str, *, rooms: int = 1, cores: float = 0.1, mix: float = 50.0)
         seconds=10.0,
         janus_cpu=cores * 10.0,
         machine_busy=5.0,
+        generator_cpu=1.0,
         threads={},
         mix_min=mix,
         mix_mean=mix,
