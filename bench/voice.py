@@ -654,10 +654,18 @@ def fit(points: list[tuple[int, float]]) -> Line:
 
 
 def summary(options: Options, sampling_rate: int, windows: list[Window]) -> list[str]:
+    """The line through the windows that passed their checks (one whose mix fell behind
+    measured a Janus that could not do its work), and the rooms a core holds."""
     lines = [f"\n{sampling_rate} Hz rooms of {options.people}, cores = fixed + per room x rooms:"]
+    failed = [w for w in windows if check(options, [w])]
+    if failed:
+        lines.append(
+            "  left out, as they failed their checks: "
+            + ", ".join(f"{w.rooms} rooms {w.state}" for w in failed)
+        )
     per_room: dict[str, float] = {}
     for state in ("idle", "talking"):
-        points = [(w.rooms, w.janus_cores) for w in windows if w.state == state]
+        points = [(w.rooms, w.janus_cores) for w in windows if w.state == state and w not in failed]
         if not points:
             continue
         line = fit(points)
@@ -758,9 +766,17 @@ async def run(options: Options) -> int:
 
 
 async def main_task(options: Options) -> int:
+    """The run, cancelled by a SIGTERM as by a Ctrl-C; a second SIGTERM ends the process at
+    once (the kernel then stops Janus, which exits with its parent)."""
     task = asyncio.current_task()
-    if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        loop.remove_signal_handler(signal.SIGTERM)
+        if task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
     return await run(options)
 
 
