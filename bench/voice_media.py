@@ -189,6 +189,8 @@ class OpusDecoder:
         self.failures = 0
 
     def decode(self, payload: bytes) -> None:
+        if not self._decoder:
+            return
         count = self._opus.opus_decode(
             self._decoder, payload, len(payload), self._pcm, self._capacity, 0
         )

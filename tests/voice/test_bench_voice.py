@@ -24,7 +24,9 @@ from bench.voice import (
     too_many,
 )
 from bench.voice_media import RtpSender, rtp_payload
-from server.voice.janus_process import janus_binary
+from server.voice.audiobridge import AudioBridge, RoomOptions, RtpEndpoint
+from server.voice.janus_client import JanusClient, PluginError
+from server.voice.janus_process import LOOPBACK, OwnJanus, janus_binary
 from tests.conftest import _missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +88,31 @@ def test_the_smallest_run_prints_its_figures_and_the_mix_flowed() -> None:
     assert "PASSED" in result.stdout
     # Janus was stopped: nothing of the run is left on the machine.
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.voice
+async def test_plain_rtp_joins_only_rooms_that_allow_them_muted_on_loopback(
+    janus: OwnJanus,
+) -> None:
+    async with JanusClient(janus.url, janus.options.api_secret) as client:
+        session = await client.create_session()
+        try:
+            bridge = await AudioBridge.open(session, janus.options.admin_key)
+            await bridge.create_room("webrtc-only")
+            await bridge.create_room("tools", RoomOptions(allow_rtp_participants=True))
+            mine = RtpEndpoint(LOOPBACK, 40_000)
+            with pytest.raises(PluginError):
+                await bridge.join_rtp("webrtc-only", "ann", "Ann", mine)
+            # Refused: nobody joined, no handle kept.
+            assert await bridge.list_participants("webrtc-only") == []
+            assert bridge.participations == []
+            ann, janus_side = await bridge.join_rtp("tools", "ann", "Ann", mine, opus_quality=2)
+            assert ann.room_id == "tools" and janus_side.host == LOOPBACK
+            assert janus_side.port > 0 and janus_side.payload_type == mine.payload_type
+            (person,) = await bridge.list_participants("tools")
+            assert (person.participant_id, person.muted) == ("ann", True)
+        finally:
+            await session.destroy()
 
 
 def test_a_mix_that_did_not_flow_fails_the_run() -> None:
