@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed
 # bench/'s npm packages: socket.io for B2 and socket.io-client for issue 9's load generator.
 BENCH_STAMP := bench/node_modules/.installed
 
-.PHONY: install run test lint check bench bench-install bench-scale soak docs messages clean
+.PHONY: install run test lint check bench bench-install bench-scale bench-voice soak docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: install
 # (`bench/scale.py --help`; without options, small sizes for a run of about a minute).
 bench-scale: install
 	$(PY) bench/scale.py --full --ceiling
+
+# Janus's CPU for voice rooms of 10 with one speaker each, as rooms grow (1, 2, 4, 8), idle and
+# talking: about 2 minutes (`bench/voice.py --help` for the sizes, rates and window length).
+bench-voice: install
+	$(PY) bench/voice.py
 
 # Ten minutes of a lively assembly on two processes (PostgreSQL and Redis on 127.0.0.1), one of
 # them killed and restarted every two minutes; every view checked against the log at the end

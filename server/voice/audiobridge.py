@@ -75,6 +75,16 @@ class Forwarder:
 
 
 @dataclass(frozen=True)
+class RtpEndpoint:
+    """Where a plain RTP participant's audio goes: an address on loopback, and the payload
+    type of its Opus packets."""
+
+    host: str
+    port: int
+    payload_type: int = OPUS_PAYLOAD_TYPE
+
+
+@dataclass(frozen=True)
 class ParticipantState:
     """One person as `listparticipants` shows them."""
 
@@ -210,6 +220,54 @@ class AudioBridge:
         participation = Participation(participant_id, display, room_id, handle)
         self._participations[participant_id] = participation
         return participation
+
+    async def join_rtp(
+        self,
+        room_id: str,
+        participant_id: str,
+        display: str,
+        receive: RtpEndpoint,
+        *,
+        opus_quality: int | None = None,
+    ) -> tuple[Participation, RtpEndpoint]:
+        """Put a plain RTP participant in a room, muted (tools and benchmarks on this machine:
+        the room must allow them). Janus sends the person's mix to `receive` once it has had
+        one packet from them; returned with the address Janus takes their packets on.
+        `opus_quality` is the complexity (0 to 10) of the encoder of the person's mix; None
+        leaves Janus's default, as `join` does."""
+        room = self._room(room_id)
+        request: Json = {
+            "request": "join",
+            "room": room_id,
+            "id": participant_id,
+            "display": display,
+            "pin": room.pin,
+            "muted": True,
+            "rtp": {
+                "ip": receive.host,
+                "port": receive.port,
+                "payload_type": receive.payload_type,
+            },
+        }
+        if opus_quality is not None:
+            request["quality"] = opus_quality
+        handle = await self._session.attach(AUDIOBRIDGE_PLUGIN, on_event=self._handle_event)
+        try:
+            reply = await handle.send(request)
+            sending = reply.data.get("rtp")
+            if not isinstance(sending, dict):
+                raise JanusRefused(0, "a plain RTP join answered without Janus's RTP address")
+            host, port = sending.get("ip"), sending.get("port")
+            if not isinstance(host, str) or not isinstance(port, int):
+                raise JanusRefused(0, f"a plain RTP join answered with {sending!r}")
+        except JanusError:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+            raise
+        self._emit(self._mirror.apply({**reply.data, "display": display}))
+        participation = Participation(participant_id, display, room_id, handle)
+        self._participations[participant_id] = participation
+        return participation, RtpEndpoint(host, port, receive.payload_type)
 
     async def configure(self, participation: Participation, offer: Jsep) -> Jsep:
         """Janus's SDP answer to the browser's offer. Nothing else is configured: a person's
