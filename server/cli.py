@@ -401,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     observer.set_defaults(run=cmd_observer_link)
 
     revoke = commands.add_parser("revoke", help="withdraw an invite")
-    revoke.add_argument("invite_id")
+    revoke.add_argument(
+        "invite_id", help="the invite's id (one older than hex ids that starts with -: after --)"
+    )
     revoke.set_defaults(run=cmd_revoke)
 
     export = commands.add_parser("export", help="export an assembly's record, hash chain included")

@@ -47,7 +47,8 @@ class Invites:
     async def issue(
         self, assembly_id: str, participant_id: str | None, role: Role, *, now: datetime
     ) -> tuple[Invite, str]:
-        invite_id = secrets.token_urlsafe(12)
+        # Hex, so an id never starts with "-" and reads as an option on a command line.
+        invite_id = secrets.token_hex(12)
         token = self.token(invite_id)
         invite = Invite(
             id=invite_id,
