@@ -1,0 +1,543 @@
+"""Voice end to end, run inside the test's network namespace (tests/media/netns.py):
+
+    ip netns exec <namespace> python -m tests.media.driver <results.json> [scenario ...]
+
+palabre's server starts its own Janus here, two headless Chromiums (one whose fake microphone
+speaks, one whose microphone is silent) open the real pages, and each scenario writes what it
+measured (levels, latencies, refusals, voiced times) to the results file as JSON, which the
+tests in tests/media/test_voice_in_browsers.py assert on. A scenario that fails records its
+error and the others still run.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, async_playwright, expect
+
+from facilitation.metrics import room_fairness
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.media.netns import MEDIA_ADDRESS
+from tests.media.pages import Person, mean, onset, peak, quiet_from, wall_ms
+from tests.media.speech import make_silence, make_speech
+from tests.server.harness import Client, LiveServer, demo_people, settings_for
+
+PLENARY = "plenary"
+# A listener's level while everyone is muted is 0.0000; speech through the mix is about 0.05.
+HEARD_RMS = 0.01
+SILENT_RMS = 0.003
+# A quiet stretch this long means the speaker is no longer heard (speech pauses are cut to
+# 80 ms in the fake microphone's file).
+QUIET_HOLD_MS = 300
+# How long a level is measured for a verdict.
+LISTEN_SECONDS = 2.0
+# The bound on waiting for audio to arrive or stop, well above the 500 ms asserted.
+CHANGE_SECONDS = 5.0
+VOICE_SECONDS = 15.0
+# Janus starts again in a second or two; the pages rejoin as soon as they are told.
+RESTART_SECONDS = 20.0
+
+
+@dataclass
+class Stage:
+    """What every scenario gets: the server, and a browser per kind of microphone."""
+
+    server: LiveServer
+    speaking: Browser
+    silent: Browser
+    people: list[Person] = field(default_factory=list)
+
+    async def assembly(self, name: str, jurors: int) -> dict[str, str]:
+        return await demo_people(self.server.organiser, name, jurors=jurors)
+
+    async def person(self, token: str, name: str, *, speaks: bool) -> Person:
+        browser = self.speaking if speaks else self.silent
+        someone = await Person.enter(browser, self.server, token, name)
+        self.people.append(someone)
+        return someone
+
+    async def client(self, token: str) -> Client:
+        client = Client(self.server.url)
+        await client.connect(token=token)
+        return client
+
+    async def janus_muted(self, assembly: str, room: str) -> dict[str, bool]:
+        bridge = self.server.palabre.voice.media[0].bridge
+        assert bridge is not None
+        people = await bridge.list_participants(f"{assembly}/{room}")
+        return {p.participant_id.split("/", 1)[1]: p.muted for p in people}
+
+    async def close_people(self) -> None:
+        for someone in self.people:
+            with contextlib.suppress(Exception):
+                await someone.close()
+        self.people.clear()
+
+
+async def listen(listener: Person, seconds: float = LISTEN_SECONDS) -> dict[str, float]:
+    """The level the listener receives over the next `seconds`."""
+    start = wall_ms()
+    await asyncio.sleep(seconds)
+    samples = await listener.levels(start)
+    return {"mean_rms": round(mean(samples), 5), "peak_rms": round(peak(samples), 5)}
+
+
+async def timed_change(
+    stage: Stage,
+    listener: Person,
+    act: Callable[[], Awaitable[Any]],
+    *,
+    to_heard: bool,
+    speaker: tuple[str, str, str],
+) -> dict[str, Any]:
+    """Do `act` (a command), then measure when the listener's audio became heard (or silent):
+    milliseconds from the moment the command was sent, and from the moment its committed event
+    reached the listener's page; and, for the record, when Janus showed the speaker
+    (`(assembly, room, participant)`) unmuted (or muted)."""
+    assembly, room, who = speaker
+    sent = wall_ms()
+    janus_task = asyncio.create_task(janus_changed(stage, assembly, room, who, not to_heard))
+    answer = await act()
+    acked = wall_ms()
+    deadline = time.monotonic() + CHANGE_SECONDS
+    changed: float | None = None
+    while changed is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        samples = await listener.levels(sent)
+        if to_heard:
+            changed = onset(samples, sent, HEARD_RMS)
+        else:
+            changed = quiet_from(samples, sent, SILENT_RMS, QUIET_HOLD_MS)
+    janus_at = await janus_task
+    events = await listener.received(sent)
+    wanted = ("floor_granted",) if to_heard else ("turn_ended", "participant_muted")
+    reached = next(
+        (e["at"] for e in events if e["name"] == "event" and e["payload"].get("type") in wanted),
+        None,
+    )
+    return {
+        "answer": answer,
+        "ack_ms": round(acked - sent),
+        "janus_ms": None if janus_at is None else round(janus_at - sent),
+        "event_reached_listener_ms": None if reached is None else round(reached - sent),
+        "from_command_ms": None if changed is None else round(changed - sent),
+        "from_event_ms": None if changed is None or reached is None else round(changed - reached),
+    }
+
+
+async def janus_changed(
+    stage: Stage, assembly: str, room: str, who: str, muted: bool
+) -> float | None:
+    """When Janus first listed `who` with that mute state (polled every 5 ms)."""
+    deadline = time.monotonic() + CHANGE_SECONDS
+    while time.monotonic() < deadline:
+        if (await stage.janus_muted(assembly, room)).get(who) is muted:
+            return wall_ms()
+        await asyncio.sleep(0.005)
+    return None
+
+
+async def talking_seen(listener: Person, since_ms: float) -> list[str]:
+    """Everyone the media server said was talking (`voice_activity`) since `since_ms`."""
+    talking = [
+        e["payload"]["talking"]
+        for e in await listener.received(since_ms)
+        if e["name"] == "voice_activity"
+    ]
+    return sorted({p for names in talking for p in names})
+
+
+def ok(answer: dict[str, Any]) -> dict[str, Any]:
+    assert answer.get("ok"), answer
+    return answer
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+
+async def floor(stage: Stage) -> dict[str, Any]:
+    """The floor is the microphone: the floor holder heard, the latencies of a grant and of a
+    turn's end, a juror without the floor silent whatever their page tries, a muted juror
+    silent, the facilitator heard, and the open floor."""
+    tokens = await stage.assembly("floor", jurors=4)
+    chair = await stage.client(tokens["f2"])
+    listener = await stage.person(tokens["j3"], "listener", speaks=False)
+    speaker = await stage.person(tokens["j1"], "speaker", speaks=True)
+    rogue = await stage.person(tokens["j2"], "rogue", speaks=True)
+    second = await stage.person(tokens["j4"], "second speaker", speaks=True)
+    facilitator = await stage.person(tokens["f1"], "facilitator", speaks=True)
+    for someone in (listener, speaker, rogue, second, facilitator):
+        await someone.join_voice()
+    result: dict[str, Any] = {"audio_context": await listener.page.evaluate("__probe.audioState()")}
+    result["everyone_muted"] = await listen(listener)
+
+    async def grant(who: str) -> dict[str, Any]:
+        return await chair.send("grant_floor", room=PLENARY, participant=who)
+
+    async def revoke() -> dict[str, Any]:
+        return await chair.send("revoke_floor", room=PLENARY)
+
+    # 1 and 9: the floor holder is heard, within how long; and silent again after the turn.
+    result["grant"] = await timed_change(
+        stage, listener, lambda: grant("j1"), to_heard=True, speaker=("floor", PLENARY, "j1")
+    )
+    result["floor_holder"] = await listen(listener)
+    result["turn_end"] = await timed_change(
+        stage, listener, revoke, to_heard=False, speaker=("floor", PLENARY, "j1")
+    )
+    result["after_turn"] = await listen(listener, 1.0)
+
+    # 2: a juror without the floor whose page turns its microphone on and tries every message.
+    result["forced_tracks"] = await rogue.force_microphone_on()
+    offer = await rogue.page.evaluate("__probe.localOffer()")
+    attempts: dict[str, dict[str, Any]] = {}
+    start = wall_ms()
+    for name, event, data in (
+        ("unmute_self", "voice_mute_self", {"muted": False}),
+        ("join_again", "voice_join", {"offer": offer}),
+        ("join_again_naming_the_room", "voice_join", {"offer": offer, "room": PLENARY}),
+        ("join_with_a_bad_offer", "voice_join", {"offer": {"type": "offer", "sdp": "v=0\r\nx"}}),
+        ("ice_junk", "voice_ice", {"candidate": {"candidate": "junk", "sdpMid": "0"}}),
+        ("ice_for_a_handle", "voice_ice", {"candidate": None, "handle": 1}),
+        ("ice_not_an_object", "voice_ice", ["candidate"]),
+        ("grant_myself_the_floor", "grant_floor", {"room": PLENARY, "participant": "j2"}),
+        ("open_the_floor", "set_room_rules", {"room": PLENARY, "open_floor": True}),
+        ("unmute_myself_as_moderator", "unmute_participant", {"room": PLENARY, "participant": "j2"}),
+        ("yield_a_floor_not_mine", "yield_floor", {"room": PLENARY}),
+        ("unmute_self_again", "voice_mute_self", {"muted": False}),
+    ):
+        attempts[name] = await rogue.emit(event, data)
+    await asyncio.sleep(LISTEN_SECONDS)
+    samples = await listener.levels(start)
+    result["rogue"] = {
+        "attempts": {name: answer.get("error", "ok") for name, answer in attempts.items()},
+        "listener": {"mean_rms": round(mean(samples), 5), "peak_rms": round(peak(samples), 5)},
+        "janus_muted": (await stage.janus_muted("floor", PLENARY)).get("j2"),
+    }
+    # The same juror given the floor is heard: their microphone does reach the room.
+    ok(await grant("j2"))
+    await asyncio.sleep(1.0)
+    result["rogue_with_the_floor"] = await listen(listener)
+
+    # 3: muted by a facilitator (the turn ends with it), the juror stays silent.
+    result["mute"] = await timed_change(
+        stage,
+        listener,
+        lambda: chair.send("mute_participant", room=PLENARY, participant="j2"),
+        to_heard=False,
+        speaker=("floor", PLENARY, "j2"),
+    )
+    start = wall_ms()
+    tries = {
+        "grant_floor_to_the_muted": (await grant("j2")).get("error", "ok"),
+        "raise_hand": (await rogue.emit("raise_hand", {"room": PLENARY})).get("error", "ok"),
+        "unmute_self": (await rogue.emit("voice_mute_self", {"muted": False})).get("error", "ok"),
+    }
+    await rogue.force_microphone_on()
+    await asyncio.sleep(LISTEN_SECONDS)
+    samples = await listener.levels(start)
+    result["muted_juror"] = {
+        "attempts": tries,
+        "listener": {"mean_rms": round(mean(samples), 5), "peak_rms": round(peak(samples), 5)},
+        "janus_muted": (await stage.janus_muted("floor", PLENARY)).get("j2"),
+    }
+
+    # 4: the facilitator, who joins muted by their own choice, turns their microphone on.
+    await facilitator.page.get_by_role("button", name="My microphone is off").click()
+    await expect(facilitator.page.locator(".voice-state")).to_have_text(
+        "You run this room: your microphone is live"
+    )
+    result["facilitator"] = await listen(listener)
+    await facilitator.page.get_by_role("button", name="Turn my microphone off").click()
+    await expect(facilitator.page.get_by_role("button", name="My microphone is off")).to_be_visible()
+    await asyncio.sleep(0.5)
+    result["facilitator_off"] = await listen(listener, 1.0)
+
+    # 5: the open floor, switched on the facilitator's page: each of two jurors is heard
+    # (the other muting themselves), then both; the muted juror stays silent.
+    await facilitator.page.get_by_label(
+        "Open floor: every juror may speak without raising a hand"
+    ).click()
+    for someone in (speaker, second):
+        await expect(someone.page.locator(".voice-state")).to_have_text("Open floor: speak freely")
+    open_floor: dict[str, Any] = {}
+    opened = wall_ms()
+    await speaker.page.get_by_role("button", name="Turn my microphone off").click()
+    await asyncio.sleep(0.5)
+    open_floor["j4_alone"] = await listen(listener)
+    await second.page.get_by_role("button", name="Turn my microphone off").click()
+    await speaker.page.get_by_role("button", name="My microphone is off").click()
+    await asyncio.sleep(0.5)
+    open_floor["j1_alone"] = await listen(listener)
+    await second.page.get_by_role("button", name="My microphone is off").click()
+    await asyncio.sleep(0.5)
+    start = wall_ms()
+    open_floor["both"] = await listen(listener)
+    open_floor["talking_seen"] = await talking_seen(listener, opened)
+    open_floor["janus_muted"] = await stage.janus_muted("floor", PLENARY)
+    result["open_floor"] = open_floor
+    await chair.drop()
+    return result
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], what: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def peer_connections(someone: Person) -> int:
+    count: int = await someone.page.evaluate("__probe.peers.length")
+    return count
+
+
+async def rounds(stage: Stage) -> dict[str, Any]:
+    """A breakout round moves each person's audio to their room (no new connection): room one
+    does not hear room two; the recall brings everyone back to the plenary, heard there."""
+    tokens = await stage.assembly("rounds", jurors=4)
+    lead = await stage.client(tokens["lead"])
+    one_speaker = await stage.person(tokens["j1"], "room one speaker", speaks=True)
+    one_listener = await stage.person(tokens["j2"], "room one listener", speaks=False)
+    two_speaker = await stage.person(tokens["j3"], "room two speaker", speaks=True)
+    two_listener = await stage.person(tokens["j4"], "room two listener", speaks=False)
+    everyone = (one_speaker, one_listener, two_speaker, two_listener)
+    for someone in everyone:
+        await someone.join_voice()
+    proposed = ok(await lead.send("open_round", room_count=2))
+    await lead.wait_seq("assembly", proposed["seq"])
+    (round_proposed,) = [e for e in lead.applied["assembly"] if e["type"] == "round_proposed"]
+    one, two = (room["room_id"] for room in round_proposed["rooms"])
+    seats = {"j1": one, "j2": one, "j3": two, "j4": two}
+    for juror, room in seats.items():
+        answer = await lead.send("adjust_allocation", participant=juror, to_room=room)
+        assert answer["ok"] or answer["error"] == "already_in_room", answer
+    ok(await lead.send("start_round"))
+
+    async def seated() -> bool:
+        first = await stage.janus_muted("rounds", one) if await has_room(one) else {}
+        second = await stage.janus_muted("rounds", two) if await has_room(two) else {}
+        return set(first) == {"j1", "j2"} and set(second) == {"j3", "j4"}
+
+    async def has_room(room: str) -> bool:
+        bridge = stage.server.palabre.voice.media[0].bridge
+        return bridge is not None and f"rounds/{room}" in bridge.rooms
+
+    await wait_until(seated, "the audio moved to the breakout rooms", CHANGE_SECONDS)
+    result: dict[str, Any] = {}
+
+    async def both_listen() -> dict[str, Any]:
+        one, two = await asyncio.gather(listen(one_listener), listen(two_listener))
+        return {"room_one_listener": one, "room_two_listener": two}
+
+    ok(await lead.send("grant_floor", room=two, participant="j3"))
+    await asyncio.sleep(0.8)
+    result["room_two_speaks"] = await both_listen()
+    ok(await lead.send("grant_floor", room=one, participant="j1"))
+    ok(await lead.send("revoke_floor", room=two))
+    await asyncio.sleep(0.8)
+    result["room_one_speaks"] = await both_listen()
+    ok(await lead.send("close_round"))
+
+    async def recalled() -> bool:
+        return set(await stage.janus_muted("rounds", PLENARY)) == set(seats)
+
+    await wait_until(recalled, "the audio back in the plenary", CHANGE_SECONDS)
+    await asyncio.sleep(0.5)
+    result["recalled_everyone_muted"] = await both_listen()
+    ok(await lead.send("grant_floor", room=PLENARY, participant="j3"))
+    await asyncio.sleep(0.8)
+    result["plenary_after_recall"] = await both_listen()
+    result["peer_connections"] = {s.name: await peer_connections(s) for s in everyone}
+    await lead.drop()
+    return result
+
+
+async def speaking_time(stage: Stage) -> dict[str, Any]:
+    """One juror talks for 20 s, another for 5 s (each holding the floor, their microphone
+    playing continuous speech): the voiced time in the log and in the fairness figures."""
+    tokens = await stage.assembly("talk", jurors=2)
+    chair = await stage.client(tokens["f2"])
+    talkers = {"j1": 20.0, "j2": 5.0}
+    for juror in talkers:
+        await (await stage.person(tokens[juror], juror, speaks=True)).join_voice()
+    # A listener whose page keeps who the media server says is talking, and when.
+    listener = await stage.person(tokens["f1"], "facilitator", speaks=False)
+    await listener.join_voice()
+    began = wall_ms()
+    floor_ms: dict[str, int] = {}
+    for juror, seconds in talkers.items():
+        ok(await chair.send("grant_floor", room=PLENARY, participant=juror))
+        await asyncio.sleep(seconds)
+        ok(await chair.send("revoke_floor", room=PLENARY))
+
+    def recorded() -> dict[str, int]:
+        total: dict[str, int] = {}
+        for event in chair.applied.get(PLENARY, []):
+            if event["type"] == "voice_recorded":
+                for person, ms in event["voiced_ms"].items():
+                    total[person] = total.get(person, 0) + ms
+            if event["type"] == "turn_ended":
+                floor_ms[event["speaker"]] = event["duration_ms"]
+        return total
+
+    async def both_recorded() -> bool:
+        return set(recorded()) == set(talkers) and set(floor_ms) == set(talkers)
+
+    # The server records each turn's voiced time at its end.
+    await wait_until(both_recorded, "voice_recorded for both jurors", CHANGE_SECONDS)
+    runtime = await stage.server.palabre.hub.get("talk")
+    assert runtime is not None
+    fairness = await runtime.read(lambda state: room_fairness(state, PLENARY, int(wall_ms())))
+    snapshot = await stage.client(tokens["lead"])
+    stats = snapshot.snapshots[PLENARY]["stats"]
+    await snapshot.drop()
+    await chair.drop()
+    return {
+        "talking_intervals_ms": talking_intervals(await listener.received(began)),
+        "talked_seconds": talkers,
+        "floor_ms": floor_ms,
+        "log_voiced_ms": recorded(),
+        "snapshot_voiced_ms": {p: stats[p]["voiced_ms"] for p in talkers if p in stats},
+        "fairness_voiced_ms": {s.participant: s.voiced_ms for s in fairness.speakers},
+        "fairness_voiced_gini": round(fairness.voiced_gini, 3),
+        "fairness_gini": round(fairness.gini, 3),
+    }
+
+
+def talking_intervals(received: list[dict[str, Any]]) -> dict[str, list[list[int]]]:
+    """Each person's stretches of talk (start, length in ms) from the `voice_activity` events,
+    relative to the first event."""
+    changes = [e for e in received if e["name"] == "voice_activity"]
+    if not changes:
+        return {}
+    first = changes[0]["at"]
+    since: dict[str, float] = {}
+    stretches: dict[str, list[list[int]]] = {}
+    for change in changes:
+        now = set(change["payload"]["talking"])
+        for person in now - set(since):
+            since[person] = change["at"]
+        for person in set(since) - now:
+            start = since.pop(person)
+            stretches.setdefault(person, []).append(
+                [round(start - first), round(change["at"] - start)]
+            )
+    return stretches
+
+
+async def restart(stage: Stage) -> dict[str, Any]:
+    """palabre's own Janus killed: palabre starts it again, the pages are told to rejoin and do
+    it by themselves, and the floor holder is heard again."""
+    tokens = await stage.assembly("restart", jurors=2)
+    chair = await stage.client(tokens["f2"])
+    speaker = await stage.person(tokens["j1"], "speaker", speaks=True)
+    listener = await stage.person(tokens["j2"], "listener", speaks=False)
+    for someone in (speaker, listener):
+        await someone.join_voice()
+    ok(await chair.send("grant_floor", room=PLENARY, participant="j1"))
+    await asyncio.sleep(0.8)
+    result: dict[str, Any] = {"before": await listen(listener)}
+    own = stage.server.palabre.voice.media[0].own
+    assert own is not None and own.pid is not None
+    result["janus_pid_before"] = own.pid
+    killed = wall_ms()
+    os.kill(own.pid, signal.SIGKILL)
+    for someone in (speaker, listener):
+        await expect(someone.page.locator(".voice-note")).to_have_text(
+            "Your microphone is reconnected.", timeout=RESTART_SECONDS * 1000
+        )
+    for someone in (speaker, listener):
+        await someone.connected()
+    deadline = time.monotonic() + CHANGE_SECONDS
+    back: float | None = None
+    while back is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        samples = await listener.levels(killed)
+        quiet = quiet_from(samples, killed, SILENT_RMS, QUIET_HOLD_MS)
+        if quiet is not None:
+            back = onset(samples, quiet, HEARD_RMS)
+    result["heard_again_after_ms"] = None if back is None else round(back - killed)
+    result["janus_pid_after"] = own.pid
+    result["rejoins"] = {
+        s.name: [
+            e["payload"] for e in await s.received(killed) if e["name"] == "voice_rejoin"
+        ]
+        for s in (speaker, listener)
+    }
+    result["peer_connections"] = {s.name: await peer_connections(s) for s in (speaker, listener)}
+    result["after"] = await listen(listener)
+    await chair.drop()
+    return result
+
+
+SCENARIOS: dict[str, Callable[[Stage], Awaitable[dict[str, Any]]]] = {
+    "floor": floor,
+    "rounds": rounds,
+    "speaking_time": speaking_time,
+    "restart": restart,
+}
+
+
+async def run(out: Path, names: list[str]) -> None:
+    results: dict[str, Any] = {"media_address": MEDIA_ADDRESS}
+    with tempfile.TemporaryDirectory(prefix="palabre-media-") as folder:
+        base = Path(folder)
+        speech, silence = make_speech(base), make_silence(base)
+        settings = settings_for(
+            f"sqlite+aiosqlite:///{base / 'palabre.sqlite3'}",
+            base / "data",
+            # palabre's own Janus, started here, inside the namespace; candidates only there.
+            janus_urls=None,
+            janus_ice_enforce_list=MEDIA_ADDRESS,
+        )
+        server = LiveServer(settings)
+        await server.start()
+        try:
+            deadline = time.monotonic() + VOICE_SECONDS
+            while not server.palabre.voice.available:
+                assert time.monotonic() < deadline, "voice never became available"
+                await asyncio.sleep(0.05)
+            async with async_playwright() as playwright:
+
+                async def chromium(wav: Path) -> Browser:
+                    return await playwright.chromium.launch(
+                        executable_path=CHROMIUM,
+                        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"],
+                        headless=True,
+                    )
+
+                stage = Stage(server, await chromium(speech), await chromium(silence))
+                for name in names:
+                    began = time.monotonic()
+                    try:
+                        results[name] = await SCENARIOS[name](stage)
+                    except Exception:
+                        results[name] = {"error": traceback.format_exc()}
+                    finally:
+                        await stage.close_people()
+                    results[name]["wall_seconds"] = round(time.monotonic() - began, 1)
+                    out.write_text(json.dumps(results, indent=1))
+        finally:
+            await server.stop()
+    out.write_text(json.dumps(results, indent=1))
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    names = sys.argv[2:] or list(SCENARIOS)
+    asyncio.run(run(out, names))
+
+
+if __name__ == "__main__":
+    main()
