@@ -70,6 +70,17 @@ def make_speech(folder: Path) -> Path:
 def make_silence(folder: Path, seconds: int = 5) -> Path:
     silence = folder / "silence.wav"
     _run(
-        "sox", "-n", "-r", str(RATE_HZ), "-c", "1", "-b", "16", str(silence), "trim", "0", str(seconds)
+        "sox",
+        "-n",
+        "-r",
+        str(RATE_HZ),
+        "-c",
+        "1",
+        "-b",
+        "16",
+        str(silence),
+        "trim",
+        "0",
+        str(seconds),
     )
     return silence

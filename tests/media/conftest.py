@@ -1,0 +1,189 @@
+"""The end-to-end voice run: a network namespace made for it, the driver (tests/media/driver.py)
+run once inside it for every scenario, the namespace removed, and the figures measured shown
+at the end of the test output whatever the outcome."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.voice.janus_process import janus_binary
+from tests.browser.conftest import AXE, CHROMIUM
+from tests.conftest import _missing
+from tests.media.netns import NamespaceUnavailable, addresses, media_namespace, why_unavailable
+from tests.media.speech import missing_tools
+
+ROOT = Path(__file__).resolve().parents[2]
+# Every scenario together takes about two minutes here; a hang ends well before the test's
+# own timeout.
+DRIVER_SECONDS = 240
+# The test's own timeout covers the run above (made in the first test's set-up).
+TIMEOUT_SECONDS = DRIVER_SECONDS + 40
+FIGURES: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+
+
+def _why_not_here() -> str | None:
+    reason = why_unavailable()
+    if reason is not None:
+        return reason
+    if janus_binary() is None:
+        return "Janus is not installed (`apt-get install janus`): no `janus` on the PATH"
+    if not Path(CHROMIUM).exists():
+        return f"Chromium is not installed at {CHROMIUM} (Debian package `chromium`)"
+    if not AXE.exists():
+        return "web/node_modules is missing: run `make install`"
+    tools = missing_tools()
+    if tools:
+        return f"{', '.join(tools)} not installed (Debian packages espeak-ng, sox)"
+    return None
+
+
+def _drive(namespace: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """The driver inside the namespace, in a process group of its own, killed whole on a hang
+    (so that nothing of it keeps the namespace alive)."""
+    command = ["ip", "netns", "exec", namespace, sys.executable, "-m", "tests.media.driver"]
+    process = subprocess.Popen(
+        [*command, str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=DRIVER_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        output += f"\n(the driver was killed after {DRIVER_SECONDS} s)"
+    return subprocess.CompletedProcess(process.args, process.returncode, output, None)
+
+
+@pytest.fixture(scope="session")
+def media_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """Every scenario's results, from one run of the driver in a fresh namespace."""
+    reason = _why_not_here()
+    if reason is not None:
+        _missing(reason)
+    out = tmp_path_factory.mktemp("media") / "results.json"
+    try:
+        with media_namespace() as namespace:
+            inside = addresses(namespace)
+            done = _drive(namespace, out)
+    except NamespaceUnavailable as problem:
+        _missing(str(problem))
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    results["namespace"] = {"name": namespace, "addresses": inside}
+    results["driver_exit"] = done.returncode
+    results["driver_output_tail"] = done.stdout[-4000:] if done.stdout else ""
+    request.config.stash[FIGURES] = results
+    yield results
+
+
+def scenario(results: dict[str, Any], name: str) -> dict[str, Any]:
+    """One scenario's results; the test fails with the driver's error when it had one."""
+    found = results.get(name)
+    if found is None:
+        pytest.fail(
+            f"the driver gave no results for {name!r} (exit {results.get('driver_exit')}):\n"
+            f"{results.get('driver_output_tail', '')}",
+            pytrace=False,
+        )
+    if "error" in found:
+        pytest.fail(f"{name} failed in the driver:\n{found['error']}", pytrace=False)
+    return dict(found)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    results = config.stash.get(FIGURES, None)
+    if results is None:
+        return
+    terminalreporter.section("voice end to end: what the listeners measured")
+    for line in summary_lines(results):
+        terminalreporter.write_line(line)
+
+
+def _level(figures: dict[str, Any] | None) -> str:
+    if not figures:
+        return "-"
+    return f"RMS {figures['mean_rms']:.4f} (peak {figures['peak_rms']:.3f})"
+
+
+def _ms(figures: dict[str, Any] | None, key: str) -> str:
+    value = None if figures is None else figures.get(key)
+    return "-" if value is None else f"{value} ms"
+
+
+def _series(runs: list[dict[str, Any]] | None, key: str) -> str:
+    values = [run.get(key) for run in runs or []]
+    return "/".join("-" if value is None else str(value) for value in values) + " ms"
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    """The figures worth reading, one per line (a scenario that failed says so)."""
+    space = results.get("namespace", {})
+    lines = [f"namespace {space.get('name')}: addresses {', '.join(space.get('addresses', []))}"]
+    floor = results.get("floor", {})
+    if "error" not in floor and floor:
+        lines += [
+            f"everyone muted: {_level(floor.get('everyone_muted'))}",
+            f"floor holder heard: {_level(floor.get('floor_holder'))}",
+            *(
+                f"{label}: {_series(floor.get(key), 'from_event_ms')} from the event's time, "
+                f"{_series(floor.get(key), 'from_receipt_ms')} from its arrival on the "
+                f"listener's page, {_series(floor.get(key), 'from_command_ms')} from sending "
+                f"the command (acked after {_series(floor.get(key), 'ack_ms')})"
+                for label, key in (
+                    ("floor_granted -> heard", "grant"),
+                    ("turn_ended -> silence", "turn_end"),
+                )
+            ),
+            f"participant_muted -> silence: {_ms(floor.get('mute'), 'from_event_ms')} from the "
+            f"event's time, {_ms(floor.get('mute'), 'from_receipt_ms')} from its arrival",
+            f"juror without the floor, page forcing its track on: "
+            f"{_level(floor.get('rogue', {}).get('listener'))}",
+            f"the same juror with the floor: {_level(floor.get('rogue_with_the_floor'))}",
+            f"juror muted by a facilitator: {_level(floor.get('muted_juror', {}).get('listener'))}",
+            f"facilitator heard: {_level(floor.get('facilitator'))}",
+            *(
+                f"open floor, {label}: {_level(floor.get('open_floor', {}).get(key))}"
+                for label, key in (("j4 alone", "j4_alone"), ("j1 alone", "j1_alone"))
+            ),
+            f"open floor, both: {_level(floor.get('open_floor', {}).get('both'))}",
+        ]
+    rounds = results.get("rounds", {})
+    if "error" not in rounds and rounds:
+        for phase in ("room_two_speaks", "room_one_speaks", "plenary_after_recall"):
+            heard = rounds.get(phase, {})
+            lines.append(
+                f"breakout, {phase.replace('_', ' ')}: room one listener "
+                f"{_level(heard.get('room_one_listener'))}, room two listener "
+                f"{_level(heard.get('room_two_listener'))}"
+            )
+    talk = results.get("speaking_time", {})
+    if "error" not in talk and talk:
+        lines.append(
+            f"speaking time: talked {talk.get('talked_seconds')} s, floor {talk.get('floor_ms')} "
+            f"ms, voiced in the log {talk.get('log_voiced_ms')} ms, in the fairness figures "
+            f"{talk.get('fairness_voiced_ms')} ms (voiced Gini {talk.get('fairness_voiced_gini')})"
+        )
+    restart = results.get("restart", {})
+    if "error" not in restart and restart:
+        lines.append(
+            f"Janus killed: the floor holder heard again after "
+            f"{_ms(restart, 'heard_again_after_ms')}; {_level(restart.get('after'))}"
+        )
+    for name, found in results.items():
+        if isinstance(found, dict) and "error" in found:
+            lines.append(f"{name}: FAILED in the driver (see the test)")
+        elif isinstance(found, dict) and "wall_seconds" in found:
+            lines.append(f"{name}: {found['wall_seconds']} s")
+    return lines
