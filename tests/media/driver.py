@@ -28,7 +28,7 @@ from playwright.async_api import Browser, async_playwright, expect
 from facilitation.metrics import room_fairness
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.media.netns import MEDIA_ADDRESS
-from tests.media.pages import Person, mean, onset, peak, quiet_from, wall_ms
+from tests.media.pages import Person, first_quiet, mean, onset, peak, quiet_from, wall_ms
 from tests.media.speech import make_silence, make_speech
 from tests.server.harness import Client, LiveServer, demo_people, settings_for
 
@@ -498,7 +498,7 @@ async def restart(stage: Stage) -> dict[str, Any]:
     while back is None and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         samples = await listener.levels(killed)
-        quiet = quiet_from(samples, killed, SILENT_RMS, QUIET_HOLD_MS)
+        quiet = first_quiet(samples, killed, SILENT_RMS, QUIET_HOLD_MS)
         if quiet is not None:
             back = onset(samples, quiet, HEARD_RMS)
     result["heard_again_after_ms"] = None if back is None else round(back - killed)

@@ -104,7 +104,24 @@ def onset(samples: Samples, after_ms: float, threshold: float) -> float | None:
 
 
 def quiet_from(samples: Samples, after_ms: float, threshold: float, hold_ms: float) -> float | None:
-    """When the level fell below `threshold` after `after_ms` to stay there `hold_ms` or more."""
+    """When the level fell below `threshold` (not before `after_ms`) to stay there until the
+    last sample, `hold_ms` or more: a gap in the audio of a loaded machine, which the sound
+    comes back after, is not silence."""
+    start: float | None = None
+    for at, rms in reversed(samples):
+        if rms >= threshold:
+            break
+        start = at
+    if start is None or samples[-1][0] - start < hold_ms:
+        return None
+    return max(start, after_ms)
+
+
+def first_quiet(
+    samples: Samples, after_ms: float, threshold: float, hold_ms: float
+) -> float | None:
+    """The start of the first stretch after `after_ms` below `threshold` for `hold_ms` or more
+    (a gap the sound may come back after)."""
     start: float | None = None
     for at, rms in samples:
         if at < after_ms:
