@@ -384,7 +384,9 @@ async def rounds(stage: Stage) -> dict[str, Any]:
         return set(await stage.janus_muted("rounds", PLENARY)) == set(seats)
 
     await wait_until(recalled, "the audio back in the plenary", CHANGE_SECONDS)
-    await asyncio.sleep(IN_FLIGHT_SECONDS)
+    start = wall_ms()
+    await settled(one_listener, start, to_heard=False)
+    await settled(two_listener, start, to_heard=False)
     result["recalled_everyone_muted"] = await both_listen()
     start = wall_ms()
     ok(await lead.send("grant_floor", room=PLENARY, participant="j3"))

@@ -1,15 +1,17 @@
 // Added to every test page before its own scripts (Playwright's init script). It changes
 // nothing the page does; it watches:
 // - each RTCPeerConnection the page makes, and the level of every remote audio track it
-//   receives (RMS of the samples, through a WebAudio analyser, every SAMPLE_EVERY_MS);
+//   receives (RMS of each 10 ms of samples, through a WebAudio analyser);
 // - the page's socket.io websocket: every event it receives, with the time it arrived;
 // and it lets the test send messages on that same socket (`emit`), as the page's own code
 // could, to see what the server answers a page that tries what it should not.
 // Times are `performance.timeOrigin + performance.now()`: wall-clock milliseconds, comparable
 // with the test's `time.time() * 1000` on the same machine.
 (() => {
-  const SAMPLE_EVERY_MS = 10;
-  const FFT_SIZE = 512;
+  // How often the page reads the level, and the slices it is cut into.
+  const SAMPLE_EVERY_MS = 50;
+  const CHUNK_S = 0.01;
+  const FFT_SIZE = 32768;
   // About ten minutes of samples; older ones are dropped.
   const MAX_SAMPLES = 60000;
   const MAX_EVENTS = 5000;
@@ -29,7 +31,11 @@
   window.__probe = probe;
 
   // --- received audio ---------------------------------------------------------------------
+  // The analyser keeps the last FFT_SIZE frames (0.68 s at 48 kHz): each tick cuts what came
+  // since the last one into CHUNK_S slices, each timed by its distance from the newest frame,
+  // so a page whose main thread was held up a few hundred milliseconds misses nothing.
   let sampler = null;
+  let lastTime = null;
   const analysers = [];
   const measure = (stream) => {
     probe.audio ??= new AudioContext();
@@ -38,17 +44,28 @@
     analyser.fftSize = FFT_SIZE;
     probe.audio.createMediaStreamSource(stream).connect(analyser);
     analysers.push({ analyser, samples: new Float32Array(FFT_SIZE) });
-    sampler ??= setInterval(() => {
+    sampler ??= setInterval(tick, SAMPLE_EVERY_MS);
+  };
+  const tick = () => {
+    const audio = probe.audio;
+    const at = now();
+    const rate = audio.sampleRate;
+    const chunk = Math.round(rate * CHUNK_S);
+    const time = audio.currentTime;
+    const fresh = lastTime === null ? chunk
+      : Math.min(FFT_SIZE, Math.floor(((time - lastTime) * rate) / chunk) * chunk);
+    if (fresh <= 0 || analysers.length === 0) return;
+    lastTime = lastTime === null ? time : lastTime + fresh / rate;
+    for (const { analyser, samples } of analysers) analyser.getFloatTimeDomainData(samples);
+    for (let end = FFT_SIZE - fresh + chunk; end <= FFT_SIZE; end += chunk) {
       let sum = 0;
-      let count = 0;
-      for (const { analyser: one, samples } of analysers) {
-        one.getFloatTimeDomainData(samples);
-        for (const value of samples) sum += value * value;
-        count += samples.length;
+      for (const { samples } of analysers) {
+        for (let i = end - chunk; i < end; i += 1) sum += samples[i] * samples[i];
       }
-      probe.levels.push([now(), count ? Math.sqrt(sum / count) : 0]);
-      if (probe.levels.length > MAX_SAMPLES) probe.levels.splice(0, probe.levels.length - MAX_SAMPLES);
-    }, SAMPLE_EVERY_MS);
+      const rms = Math.sqrt(sum / (chunk * analysers.length));
+      probe.levels.push([at - ((FFT_SIZE - end) / rate) * 1000, rms]);
+    }
+    if (probe.levels.length > MAX_SAMPLES) probe.levels.splice(0, probe.levels.length - MAX_SAMPLES);
   };
   // Only the latest connection's tracks count: a rejoin replaces the old connection.
   const Original = window.RTCPeerConnection;
