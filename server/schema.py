@@ -616,12 +616,7 @@ def _session(builder: _Builder) -> None:
 
 def _voice(builder: _Builder) -> dict[str, Any]:
     """The voice messages (docs/protocol.md, "Voice"): client events with their acks."""
-    jsep = {
-        "type": "object",
-        "required": ["type", "sdp"],
-        "additionalProperties": False,
-        "properties": {"type": {"const": "offer"}, "sdp": STRING | {"maxLength": MAX_SDP_BYTES}},
-    }
+    jsep = sdp_of("offer")
     candidate = closed(
         {
             "candidate": STRING,
@@ -651,7 +646,21 @@ def _voice(builder: _Builder) -> dict[str, Any]:
     builder.add("voice_mute_self_ok", closed({"ok": {"const": True}, "muted": BOOLEAN}))
     builder.add("voice_leave", closed({}, title="voice_leave"))
     builder.add("voice_ok", closed({"ok": {"const": True}}))
-    for name in ("voice_join", "voice_mute_self", "voice"):
+    builder.add("voice_listen", closed({"room": STRING}, optional=("room",), title="voice_listen"))
+    builder.add(
+        "voice_listen_ok",
+        closed(
+            {
+                "ok": {"const": True},
+                "room": STRING,
+                "offer": closed({"type": {"const": "offer"}, "sdp": STRING}),
+            }
+        ),
+    )
+    builder.add(
+        "voice_listen_answer", closed({"answer": sdp_of("answer")}, title="voice_listen_answer")
+    )
+    for name in ("voice_join", "voice_mute_self", "voice_listen", "voice"):
         ok = f"{name}_ok" if name != "voice" else "voice_ok"
         builder.add(f"{name}_reply", {"title": f"{name} reply", **by_ok(ref(ok), ref("ack_error"))})
     builder.add(
@@ -681,7 +690,24 @@ def _voice(builder: _Builder) -> dict[str, Any]:
         closed(
             {"reason": {"enum": ["media_server_restarted", "moved"]}},
             title="voice_rejoin",
-            description="Make a new offer and `voice_join` again.",
+            description=(
+                "Make a new offer and `voice_join` again (a listening page: `voice_listen` again)."
+            ),
+        ),
+    )
+    builder.add(
+        "voice_stream",
+        closed(
+            {
+                "room": STRING,
+                "live": {"const": False},
+                "reason": {"enum": ["room_closed", "voice_unavailable"]},
+            },
+            title="voice_stream",
+            description=(
+                "An observer's listening ended: the room closed, or the media server went away"
+                " (a `voice_rejoin` follows when it is back)."
+            ),
         ),
     )
     return {
@@ -692,6 +718,21 @@ def _voice(builder: _Builder) -> dict[str, Any]:
             "ack": "#/$defs/voice_mute_self_reply",
         },
         "voice_leave": {"payload": "#/$defs/voice_leave", "ack": "#/$defs/voice_reply"},
+        "voice_listen": {"payload": "#/$defs/voice_listen", "ack": "#/$defs/voice_listen_reply"},
+        "voice_listen_answer": {
+            "payload": "#/$defs/voice_listen_answer",
+            "ack": "#/$defs/voice_reply",
+        },
+    }
+
+
+def sdp_of(kind: str) -> dict[str, Any]:
+    """An SDP offer or answer as a page sends it."""
+    return {
+        "type": "object",
+        "required": ["type", "sdp"],
+        "additionalProperties": False,
+        "properties": {"type": {"const": kind}, "sdp": STRING | {"maxLength": MAX_SDP_BYTES}},
     }
 
 
@@ -735,6 +776,7 @@ def protocol_schema() -> dict[str, Any]:
                 "voice": "#/$defs/voice",
                 "voice_activity": "#/$defs/voice_activity",
                 "voice_rejoin": "#/$defs/voice_rejoin",
+                "voice_stream": "#/$defs/voice_stream",
             },
             "sse": {
                 "snapshot": ["#/$defs/assembly_view", "#/$defs/room_view"],

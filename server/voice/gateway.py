@@ -1,5 +1,6 @@
 """The voice messages of the socket (`voice_join`, `voice_ice`, `voice_mute_self`,
-`voice_leave`): checked strictly, then handed to the `VoiceService`.
+`voice_leave`, and observers' `voice_listen` and `voice_listen_answer`): checked strictly,
+then handed to the `VoiceService`.
 
 A page never learns anything of Janus's (no session, handle, room or participant id) and
 never sets its own mute in Janus: the server alone decides it, from the floor.
@@ -8,7 +9,7 @@ never sets its own mute in Janus: the server alone decides it, from the floor.
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import socketio
 
@@ -20,7 +21,8 @@ from server.telemetry import Metrics
 from server.voice.janus_client import Jsep, Json
 from server.voice.service import VoiceRefused, VoiceService
 
-# An audio-only offer from a browser is 2 to 6 KiB; anything far larger is no offer of ours.
+# An audio-only offer or answer from a browser is 2 to 6 KiB; anything far larger is no SDP of
+# ours.
 MAX_SDP_BYTES = 12 * 1024
 MAX_CANDIDATE_CHARS = 1024
 MAX_MID_CHARS = 32
@@ -54,10 +56,20 @@ class InvalidVoice(Exception):
 
 def sdp_offer(value: Any) -> Jsep:
     """The browser's offer, as Janus will receive it; `invalid_sdp` for anything else."""
+    return sdp_of("offer", value)
+
+
+def sdp_answer(value: Any) -> Jsep:
+    """The browser's answer to Janus's offer (a listening page's); `invalid_sdp` otherwise."""
+    return sdp_of("answer", value)
+
+
+def sdp_of(kind: Literal["offer", "answer"], value: Any) -> Jsep:
+    shape = f'{kind}: {{"type": "{kind}", "sdp": "<SDP>"}}'
     if not isinstance(value, dict) or set(value) != {"type", "sdp"}:
-        raise InvalidVoice("invalid_sdp", 'offer: {"type": "offer", "sdp": "<SDP>"}')
-    if value["type"] != "offer" or not isinstance(value["sdp"], str):
-        raise InvalidVoice("invalid_sdp", 'offer: {"type": "offer", "sdp": "<SDP>"}')
+        raise InvalidVoice("invalid_sdp", shape)
+    if value["type"] != kind or not isinstance(value["sdp"], str):
+        raise InvalidVoice("invalid_sdp", shape)
     sdp: str = value["sdp"]
     if len(sdp.encode()) > MAX_SDP_BYTES:
         raise InvalidVoice("invalid_sdp", f"the SDP is longer than {MAX_SDP_BYTES} bytes")
@@ -65,8 +77,8 @@ def sdp_offer(value: Any) -> Jsep:
     if lines[0] != "v=0" or not all(SDP_LINE.fullmatch(line) for line in lines):
         raise InvalidVoice("invalid_sdp", "not an SDP: lines of <letter>=<value>, from v=0")
     if not any(line.startswith("m=audio ") for line in lines):
-        raise InvalidVoice("invalid_sdp", "the offer has no audio")
-    return Jsep(type="offer", sdp=sdp)
+        raise InvalidVoice("invalid_sdp", f"the {kind} has no audio")
+    return Jsep(type=kind, sdp=sdp)
 
 
 def ice_candidate(value: Any) -> Json | None:
@@ -120,6 +132,8 @@ class VoiceGateway:
             "voice_ice": self.ice,
             "voice_mute_self": self.mute_self,
             "voice_leave": self.leave,
+            "voice_listen": self.listen,
+            "voice_listen_answer": self.listen_answer,
         }
         for name, handler in handlers.items():
             sio.on(name, self._guarded(name, handler))
@@ -190,4 +204,19 @@ class VoiceGateway:
         if data:
             raise InvalidVoice(EdgeCode.INVALID_COMMAND, "voice_leave takes nothing")
         await self.voice.leave(connection.sid)
+        return {"ok": True}
+
+    async def listen(self, connection: Connection, data: dict[str, Any]) -> dict[str, Any]:
+        if not set(data) <= {"room"}:
+            raise InvalidVoice(EdgeCode.INVALID_COMMAND, "voice_listen takes room")
+        room = data.get("room")
+        if room is not None and not (isinstance(room, str) and len(room) <= MAX_ROOM_ID_CHARS):
+            raise InvalidVoice(EdgeCode.INVALID_COMMAND, "room: the id of a room")
+        listened, offer = await self.voice.listening.listen(connection, room)
+        return {"ok": True, "room": listened, "offer": {"type": "offer", "sdp": offer.sdp}}
+
+    async def listen_answer(self, connection: Connection, data: dict[str, Any]) -> dict[str, Any]:
+        if set(data) != {"answer"}:
+            raise InvalidVoice(EdgeCode.INVALID_COMMAND, "voice_listen_answer takes answer")
+        await self.voice.listening.answer(connection, sdp_answer(data["answer"]))
         return {"ok": True}

@@ -1,5 +1,6 @@
 """The Janus instances voice runs on: palabre's own (started and stopped with it) or the ones
-`PALABRE_JANUS_URLS` names, each kept in use by a `JanusLink` with one AudioBridge on it."""
+`PALABRE_JANUS_URLS` names, each kept in use by a `JanusLink` with one AudioBridge on it, and
+the Streaming mountpoints through which observers listen to its rooms."""
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -10,12 +11,14 @@ from server.voice.janus_client import JanusClient, JanusError, JanusSession
 from server.voice.janus_link import JanusLink
 from server.voice.janus_process import JanusOptions, OwnJanus, janus_binary, start_janus
 from server.voice.room_events import RoomEvent
+from server.voice.streaming import Streaming
 
 log = logging.getLogger("palabre.voice")
 
 
 class MediaServer:
-    """One Janus: its link, and the AudioBridge palabre owns on it once a session is open."""
+    """One Janus: its link, and the AudioBridge and Streaming palabre owns on it once a session
+    is open (a room's mix is forwarded on loopback, so its mountpoint is on the same Janus)."""
 
     def __init__(
         self,
@@ -30,6 +33,7 @@ class MediaServer:
         self.client = client
         self.own = own
         self.bridge: AudioBridge | None = None
+        self.streaming: Streaming | None = None
         self._admin_key = admin_key
         self._on_event = on_event
         self._on_lost = on_lost
@@ -46,11 +50,14 @@ class MediaServer:
         return self.link.available and self.bridge is not None
 
     async def _session(self, session: JanusSession) -> None:
-        if self.bridge is None:
+        if self.bridge is None or self.streaming is None:
+            self.streaming = await Streaming.open(session, self._admin_key)
             self.bridge = await AudioBridge.open(
                 session, self._admin_key, lambda change: self._on_event(self, change)
             )
             return
+        # Mountpoints first, on the ports they had, so the forwarders made again reach them.
+        await self.streaming.rebind(session)
         dropped = await self.bridge.rebind(session)
         await self._on_restarted(self, dropped)
 

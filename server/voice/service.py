@@ -27,7 +27,9 @@ from server.scheduler import Clock
 from server.settings import Settings
 from server.voice.audiobridge import Participation
 from server.voice.floor import OFF, SELF, WHY, Heard, heard, runs, voice_room
+from server.voice.ids import VoiceRefused, janus_id, palabre_id
 from server.voice.janus_client import JanusClient, JanusError, JanusUnavailable, Jsep, Json
+from server.voice.listening import Listening
 from server.voice.media import MediaServer, janus_urls
 from server.voice.room_events import ParticipantLeft, RoomEvent, StartedTalking, StoppedTalking
 from server.voice.speaking import SpeakingTime
@@ -38,9 +40,6 @@ __all__ = ["WHY", "VoiceRefused", "VoiceService"]
 
 # Voiced time is recorded at least this often for rooms where someone was heard.
 RECORD_EVERY_SECONDS = 10.0
-# Janus ids of palabre's rooms and people: `<assembly>/<room>`, `<assembly>/<participant>`
-# (assembly ids never hold a slash), so rooms of different assemblies never meet.
-SEPARATOR = "/"
 # Everyone but observers hears who talks in a room they belong to or run.
 TALK_AUDIENCES = (Audience.MEMBER, Audience.MODERATOR)
 
@@ -55,13 +54,6 @@ class Plan:
     room: str | None
     heard: Heard
     self_muted: bool
-
-
-class VoiceRefused(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass
@@ -79,15 +71,6 @@ class VoiceJoin:
     self_muted: bool
     janus_muted: bool = True
     sent: tuple[Any, ...] | None = None
-
-
-def janus_id(assembly_id: str, name: str) -> str:
-    return f"{assembly_id}{SEPARATOR}{name}"
-
-
-def palabre_id(identifier: str) -> tuple[str, str]:
-    assembly_id, _, name = identifier.partition(SEPARATOR)
-    return assembly_id, name
 
 
 class VoiceService:
@@ -110,6 +93,8 @@ class VoiceService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._starting: asyncio.Task[None] | None = None
         self._recording: asyncio.Task[None] | None = None
+        # Observers listening to rooms' mixes through Streaming mountpoints.
+        self.listening = Listening(self)
 
     # --- life ---------------------------------------------------------------------------
 
@@ -139,6 +124,7 @@ class VoiceService:
             server.link.start()
 
     async def stop(self) -> None:
+        await self.listening.stop()
         for task in (self._starting, self._recording, *self._tasks):
             if task is not None:
                 task.cancel()
@@ -224,6 +210,8 @@ class VoiceService:
 
     async def ice(self, connection: Connection, candidate: Json | None) -> None:
         join = self._joins.get(connection.sid)
+        if join is None and await self.listening.ice(connection, candidate):
+            return
         if join is None or join.media.bridge is None:
             raise VoiceRefused("not_joined", "join the voice first")
         try:
@@ -249,6 +237,8 @@ class VoiceService:
             return join.janus_muted
 
     async def leave(self, sid: str) -> None:
+        """Leave the voice and stop listening (`voice_leave`, or the socket closed)."""
+        await self.listening.leave(sid)
         self._lost.pop(sid, None)
         join = self._joins.get(sid)
         if join is None:
@@ -278,6 +268,7 @@ class VoiceService:
             self._spawn(self._settle_assembly(assembly_id))
         if ended:
             self._spawn(self._record_rooms(assembly_id, ended))
+        self.listening.on_commit(assembly_id)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -423,6 +414,7 @@ class VoiceService:
             await self.sio.emit("voice_activity", payload, room=group(assembly_id, room, audience))
 
     def _media_lost(self, media: MediaServer) -> None:
+        self.listening.media_lost(media)
         for join in [j for j in self._joins.values() if j.media is media]:
             del self._joins[join.sid]
             self._lost[join.sid] = media
@@ -435,6 +427,7 @@ class VoiceService:
         for sid in [sid for sid, lost in self._lost.items() if lost is media]:
             del self._lost[sid]
             await self.sio.emit("voice_rejoin", {"reason": "media_server_restarted"}, to=sid)
+        await self.listening.media_restarted(media)
 
     # --- speaking time --------------------------------------------------------------------
 

@@ -1,12 +1,17 @@
 """Streaming mountpoints made on demand: a room's forwarded mix comes in as RTP on loopback,
-and any number of observers receive it from there, for the cost of one encode."""
+and any number of observers receive it from there, for the cost of one encode.
 
+Each observer has a handle of their own, which palabre holds (`watch`, `start`): the page
+only ever sees the SDP offer Janus makes and sends its answer and ICE candidates back."""
+
+import contextlib
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from server.voice.audiobridge import OPUS_PAYLOAD_TYPE
-from server.voice.janus_client import JanusRefused, JanusSession, PluginHandle
+from server.voice.janus_client import JanusError, JanusRefused, JanusSession, Jsep, PluginHandle
 from server.voice.janus_process import LOOPBACK
 
 STREAMING_PLUGIN = "janus.plugin.streaming"
@@ -34,14 +39,16 @@ class UnknownMountpoint(LookupError):
 class Streaming:
     """The mountpoints palabre owns in one Janus session."""
 
-    def __init__(self, control: PluginHandle, admin_key: str) -> None:
+    def __init__(self, session: JanusSession, control: PluginHandle, admin_key: str) -> None:
+        self._session = session
+        # Mountpoints are made, destroyed and asked about through a handle that watches nothing.
         self._control = control
         self._admin_key = admin_key
         self._mountpoints: dict[str, Mountpoint] = {}
 
     @classmethod
     async def open(cls, session: JanusSession, admin_key: str) -> "Streaming":
-        return cls(await session.attach(STREAMING_PLUGIN), admin_key)
+        return cls(session, await session.attach(STREAMING_PLUGIN), admin_key)
 
     @property
     def mountpoints(self) -> Mapping[str, Mountpoint]:
@@ -132,12 +139,44 @@ class Streaming:
     async def rebind(self, session: JanusSession) -> None:
         """Make again, in a new session (after Janus restarted), every mountpoint, each on the
         port it had, so forwarders made again to the same ports still reach them."""
+        self._session = session
         self._control = await session.attach(STREAMING_PLUGIN)
         for mountpoint in list(self._mountpoints.values()):
             self._mountpoints[mountpoint.mountpoint_id] = await self._create(mountpoint)
+
+    async def watch(self, mountpoint_id: str) -> tuple[PluginHandle, Jsep]:
+        """A new handle watching the mountpoint, and Janus's SDP offer for it (receive-only
+        audio for the watcher); the watch starts with `start` and the watcher's answer."""
+        mountpoint = self._mountpoint(mountpoint_id)
+        handle = await self._session.attach(STREAMING_PLUGIN)
+        try:
+            reply = await handle.send(
+                {"request": "watch", "id": mountpoint_id, "pin": mountpoint.pin}
+            )
+            if reply.jsep is None or reply.jsep.type != "offer":
+                raise JanusRefused(0, "a watch was answered without an SDP offer")
+        except JanusError:
+            with contextlib.suppress(JanusError):
+                await handle.detach()
+            raise
+        return handle, Jsep(type="offer", sdp=unnamed(reply.jsep.sdp))
+
+    async def start(self, handle: PluginHandle, answer: Jsep) -> None:
+        """Start sending to a watcher, given its SDP answer to the offer `watch` made."""
+        await handle.send({"request": "start"}, jsep=answer)
+
+    async def stop_watching(self, handle: PluginHandle) -> None:
+        """Let a watcher's handle go, and with it its PeerConnection."""
+        await handle.detach()
 
     def _mountpoint(self, mountpoint_id: str) -> Mountpoint:
         mountpoint = self._mountpoints.get(mountpoint_id)
         if mountpoint is None:
             raise UnknownMountpoint(mountpoint_id)
         return mountpoint
+
+
+def unnamed(sdp: str) -> str:
+    """The SDP without its session name, where Janus writes the mountpoint's id: watchers
+    learn nothing of Janus's (the session name means nothing to a browser)."""
+    return re.sub(r"^s=[^\r\n]*", "s=-", sdp, count=1, flags=re.MULTILINE)

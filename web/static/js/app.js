@@ -8,6 +8,7 @@ import { RoomView } from "./room.js";
 import { LeadView } from "./lead.js";
 import { announce } from "./announcer.js";
 import { readyChimeOnFirstGesture, VoiceClient } from "./voice.js";
+import { ListenClient } from "./listen.js";
 import { voiceAvailable } from "./voicestate.js";
 
 function authFromPage() {
@@ -25,14 +26,20 @@ const STATUS_TEXT = {
   reconnecting: N_("Reconnecting… what you missed will appear when the connection is back."),
 };
 
-function App({ connection, voiceClient }) {
+function App({ connection, voiceClient, listenClient }) {
   const [view, setView] = useState(connection.view);
   const [notice, setNotice] = useState("");
   const [localVoice, setLocalVoice] = useState(voiceClient.local);
+  const [localListen, setLocalListen] = useState(listenClient.local);
   useEffect(() => {
     connection.onChange = setView;
     voiceClient.onChange = setLocalVoice;
-    connection.onVoiceRejoin = () => voiceClient.rejoin();
+    listenClient.onChange = setLocalListen;
+    connection.onVoiceRejoin = () => {
+      voiceClient.rejoin();
+      listenClient.rejoin();
+    };
+    connection.onVoiceStream = (data) => listenClient.ended(data);
     readyChimeOnFirstGesture();
     connection.start();
   }, []);
@@ -59,6 +66,8 @@ function App({ connection, voiceClient }) {
     talking: view.talking,
     local: localVoice,
     client: voiceClient,
+    // An observer's end: listening to the room's sound.
+    listen: { local: localListen, client: listenClient },
   };
   return html`
     <div class="topline">
@@ -157,7 +166,9 @@ if (auth === null) {
 } else {
   const connection = new Connection(auth, () => {});
   // Voice signalling rides the same socket, acks and limits as the commands.
-  const voiceClient = new VoiceClient({ send: (event, data) => connection.send(event, data) },
-    () => {});
-  render(html`<${App} connection=${connection} voiceClient=${voiceClient} />`, root);
+  const signal = { send: (event, data) => connection.send(event, data) };
+  const voiceClient = new VoiceClient(signal, () => {});
+  const listenClient = new ListenClient(signal, () => {});
+  render(html`<${App} connection=${connection} voiceClient=${voiceClient}
+    listenClient=${listenClient} />`, root);
 }

@@ -33,6 +33,8 @@ export class Connection {
     };
     /** A `voice_rejoin` from the server: the voice client makes a new offer. */
     this.onVoiceRejoin = () => {};
+    /** A `voice_stream` from the server: an observer's listening ended. */
+    this.onVoiceStream = () => {};
     this.sequencer = new StreamSequencer({
       apply: (payload) => this.update({ client: applyEvent(this.view.client, payload) }),
       onGap: () => this.sync(),
@@ -75,6 +77,7 @@ export class Connection {
       this.update({ talking: { ...this.view.talking, [room]: talking } }),
     );
     this.socket.on("voice_rejoin", (data) => this.onVoiceRejoin(data));
+    this.socket.on("voice_stream", (data) => this.onVoiceStream(data));
     // A phone that loses its network learns it from the browser long before a ping times out.
     window.addEventListener("offline", () => this.socket.disconnect());
     window.addEventListener("online", () => this.socket.connect());

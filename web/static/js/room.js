@@ -8,6 +8,7 @@ import { Polls } from "./polls.js";
 import { Agenda } from "./agenda.js";
 import { FairnessPanel, ModerationPanel } from "./moderation.js";
 import { VoiceBar } from "./voicebar.js";
+import { ListenBar } from "./listenbar.js";
 
 export function RoomView({ view, roomId, now, send, voice }) {
   const { client, you } = view;
@@ -30,6 +31,8 @@ export function RoomView({ view, roomId, now, send, voice }) {
         <div class="stage">
           ${role !== "observer" && html`<${VoiceBar} voice=${voice} room=${room} you=${you}
             client=${client} moderator=${moderator} />`}
+          ${role === "observer" && html`<${ListenBar} voice=${voice} room=${room}
+            client=${client} />`}
           <${Floor} ...${ctx} />
           ${ctx.juror && html`<${HandControls} ...${ctx} />`}
           ${moderator && html`<${FloorControls} ...${ctx} />`}
