@@ -175,6 +175,14 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             f"ms, voiced in the log {talk.get('log_voiced_ms')} ms, in the fairness figures "
             f"{talk.get('fairness_voiced_ms')} ms (voiced Gini {talk.get('fairness_voiced_gini')})"
         )
+    watched = results.get("observer", {})
+    if "error" not in watched and watched:
+        lines.append(
+            f"observer through the stream: {_level(watched.get('floor_holder'))}; "
+            f"floor_granted -> heard {_ms(watched.get('grant'), 'from_event_ms')}, "
+            f"turn_ended -> silence {_ms(watched.get('turn_end'), 'from_event_ms')} "
+            "from the event's time"
+        )
     restart = results.get("restart", {})
     if "error" not in restart and restart:
         lines.append(

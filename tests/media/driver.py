@@ -471,6 +471,42 @@ def talking_intervals(received: list[dict[str, Any]]) -> dict[str, list[list[int
     return stretches
 
 
+async def observer(stage: Stage) -> dict[str, Any]:
+    """An observer presses "Listen to this room" and hears the floor holder through the room's
+    stream (the mix forwarded to a Streaming mountpoint), not by joining the mix."""
+    tokens = await stage.assembly("watched", jurors=2)
+    chair = await stage.client(tokens["f2"])
+    speaker = await stage.person(tokens["j1"], "speaker", speaks=True)
+    await speaker.join_voice()
+    watcher = await stage.person(tokens["obs"], "observer", speaks=False)
+    bar = watcher.page.get_by_role("region", name="The room's sound")
+    await bar.get_by_role("button", name="Listen to this room").click()
+    await expect(bar.locator(".voice-state")).to_have_text("Listening to Plenary live")
+    await watcher.connected()
+    result: dict[str, Any] = {"nobody_speaks": await listen(watcher)}
+    result["grant"] = await timed_change(
+        watcher,
+        lambda: chair.send("grant_floor", room=PLENARY, participant="j1"),
+        to_heard=True,
+        event="floor_granted",
+    )
+    result["floor_holder"] = await listen(watcher)
+    result["turn_end"] = await timed_change(
+        watcher,
+        lambda: chair.send("revoke_floor", room=PLENARY),
+        to_heard=False,
+        event="turn_ended",
+    )
+    result["after_turn"] = await listen(watcher, 1.0)
+    offer = await watcher.page.evaluate("__probe.localOffer()")
+    result["observer_joins_the_mix"] = (await watcher.emit("voice_join", {"offer": offer})).get(
+        "error", "ok"
+    )
+    result["janus_mix"] = sorted(await stage.janus_muted("watched", PLENARY))
+    await chair.drop()
+    return result
+
+
 async def restart(stage: Stage) -> dict[str, Any]:
     """palabre's own Janus killed: palabre starts it again, the pages are told to rejoin and do
     it by themselves, and the floor holder is heard again."""
@@ -519,6 +555,8 @@ SCENARIOS: dict[str, Callable[[Stage], Awaitable[dict[str, Any]]]] = {
     "floor": floor,
     "rounds": rounds,
     "speaking_time": speaking_time,
+    # Before the restart, which every scenario after it would have to survive as well.
+    "observer": observer,
     "restart": restart,
 }
 

@@ -127,6 +127,19 @@ def test_a_breakout_round_moves_voices_and_the_recall_brings_them_back(
     assert set(rounds["peer_connections"].values()) == {1}, rounds["peer_connections"]
 
 
+def test_an_observer_hears_the_watched_room_through_the_stream(
+    media_run: dict[str, Any],
+) -> None:
+    watched = scenario(media_run, "observer")
+    assert silent(watched["nobody_speaks"]), watched["nobody_speaks"]
+    assert watched["grant"]["from_event_ms"] is not None, watched["grant"]
+    assert heard(watched["floor_holder"]), watched["floor_holder"]
+    assert silent(watched["after_turn"]), watched["after_turn"]
+    # Through the stream, not the mix: the observer may not join it, and is not in it.
+    assert watched["observer_joins_the_mix"] == "forbidden"
+    assert watched["janus_mix"] == ["j1"]
+
+
 def test_a_janus_restart_is_survived_and_the_floor_holder_is_heard_again(
     media_run: dict[str, Any],
 ) -> None:
