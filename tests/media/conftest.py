@@ -146,18 +146,23 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                     ("turn_ended -> silence", "turn_end"),
                 )
             ),
+            f"the listener's jitter buffer: {floor.get('listener_receiving')}",
             f"participant_muted -> silence: {_ms(floor.get('mute'), 'from_event_ms')} from the "
             f"event's time, {_ms(floor.get('mute'), 'from_receipt_ms')} from its arrival",
             f"juror without the floor, page forcing its track on: "
             f"{_level(floor.get('rogue', {}).get('listener'))}",
             f"the same juror with the floor: {_level(floor.get('rogue_with_the_floor'))}",
             f"juror muted by a facilitator: {_level(floor.get('muted_juror', {}).get('listener'))}",
-            f"facilitator heard: {_level(floor.get('facilitator'))}",
+        ]
+    moderated = results.get("moderated", {})
+    if "error" not in moderated and moderated:
+        lines += [
+            f"facilitator heard: {_level(moderated.get('facilitator'))}",
             *(
-                f"open floor, {label}: {_level(floor.get('open_floor', {}).get(key))}"
-                for label, key in (("j4 alone", "j4_alone"), ("j1 alone", "j1_alone"))
+                f"open floor, {label}: {_level(moderated.get('open_floor', {}).get(key))}"
+                for label, key in (("j2 alone", "j2_alone"), ("j1 alone", "j1_alone"))
             ),
-            f"open floor, both: {_level(floor.get('open_floor', {}).get('both'))}",
+            f"open floor, both: {_level(moderated.get('open_floor', {}).get('both'))}",
         ]
     rounds = results.get("rounds", {})
     if "error" not in rounds and rounds:
@@ -181,7 +186,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             f"observer through the stream: {_level(watched.get('floor_holder'))}; "
             f"floor_granted -> heard {_ms(watched.get('grant'), 'from_event_ms')}, "
             f"turn_ended -> silence {_ms(watched.get('turn_end'), 'from_event_ms')} "
-            "from the event's time"
+            f"from the event's time; jitter buffer {watched.get('listener_receiving')}"
         )
     restart = results.get("restart", {})
     if "error" not in restart and restart:

@@ -20,6 +20,17 @@ CONNECT_SECONDS = 15.0
 POLL_SECONDS = 0.05
 
 Samples = list[tuple[float, float]]
+RECEIVE_DELAYS = """async () => {
+  const pc = __probe.peers.filter((p) => p.connectionState === "connected").at(-1);
+  const found = { jitter_buffer_ms: null, target_ms: null };
+  if (!pc) return found;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type !== "inbound-rtp" || s.kind !== "audio" || !s.jitterBufferEmittedCount) return;
+    found.jitter_buffer_ms = Math.round((s.jitterBufferDelay / s.jitterBufferEmittedCount) * 1000);
+    found.target_ms = Math.round((s.jitterBufferTargetDelay / s.jitterBufferEmittedCount) * 1000);
+  });
+  return found;
+}"""
 
 
 def wall_ms() -> float:
@@ -81,6 +92,12 @@ class Person:
             "([name, data]) => __probe.emit(name, data)", [event, data]
         )
         return answer
+
+    async def receive_delays(self) -> dict[str, float | None]:
+        """The page's receiving side as WebRTC reports it: the jitter buffer's mean delay
+        and its current target, in milliseconds."""
+        found: dict[str, float | None] = await self.page.evaluate(RECEIVE_DELAYS)
+        return found
 
     async def force_microphone_on(self) -> int:
         forced: int = await self.page.evaluate("__probe.forceMicrophoneOn()")
