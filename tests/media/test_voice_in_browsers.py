@@ -1,15 +1,15 @@
 """Live voice end to end: headless Chromiums on the real pages, their fake microphones playing
 recorded speech (or silence), palabre's own Janus mixing, and a listener's page measuring the
-level of what it receives (tests/media/probe.js), all inside a network namespace the run makes
-and removes (tests/media/netns.py). The scenarios run once, in tests/media/driver.py; each test
-here checks what one of them measured. The figures are printed at the end of the output."""
+level of what it receives (tests/media/probe.js), all inside a network namespace made for each
+scenario and removed after it (tests/media/netns.py). Each scenario runs once, in
+tests/media/driver.py; each test here checks what one of them measured. The figures are
+printed at the end of the output."""
 
 import statistics
-from typing import Any
 
 import pytest
 
-from tests.media.conftest import TIMEOUT_SECONDS, scenario
+from tests.media.conftest import TIMEOUT_SECONDS, MediaRuns
 from tests.media.driver import HEARD_RMS, SILENT_RMS
 
 pytestmark = [pytest.mark.voice, pytest.mark.browser, pytest.mark.timeout(TIMEOUT_SECONDS)]
@@ -42,8 +42,8 @@ def sampled(level: dict[str, float]) -> None:
     assert level["samples"] >= MIN_SAMPLES_PER_SECOND * level["seconds"], level
 
 
-def test_the_juror_holding_the_floor_is_heard_by_the_room(media_run: dict[str, Any]) -> None:
-    floor = scenario(media_run, "floor")
+def test_the_juror_holding_the_floor_is_heard_by_the_room(media: MediaRuns) -> None:
+    floor = media.scenario("floor")
     assert floor["audio_context"] == "running"
     assert silent(floor["everyone_muted"]), floor["everyone_muted"]
     assert all(run["answer"]["ok"] for run in floor["grant"]), floor["grant"]
@@ -52,9 +52,9 @@ def test_the_juror_holding_the_floor_is_heard_by_the_room(media_run: dict[str, A
 
 
 def test_a_juror_without_the_floor_is_not_heard_whatever_their_page_tries(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
-    floor = scenario(media_run, "floor")
+    floor = media.scenario("floor")
     rogue = floor["rogue"]
     assert floor["forced_tracks"] >= 1, "the page turned its own microphone track on"
     assert rogue["attempts"] == {
@@ -78,9 +78,9 @@ def test_a_juror_without_the_floor_is_not_heard_whatever_their_page_tries(
 
 
 def test_a_juror_muted_by_a_facilitator_stays_silent_even_when_trying_for_the_floor(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
-    floor = scenario(media_run, "floor")
+    floor = media.scenario("floor")
     assert floor["mute"]["answer"]["ok"], floor["mute"]
     assert floor["mute"]["from_command_ms"] is not None, "the floor holder was muted: silence"
     muted = floor["muted_juror"]
@@ -94,16 +94,16 @@ def test_a_juror_muted_by_a_facilitator_stays_silent_even_when_trying_for_the_fl
 
 
 def test_the_facilitator_is_heard_after_turning_their_microphone_on(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
-    moderated = scenario(media_run, "moderated")
+    moderated = media.scenario("moderated")
     assert silent(moderated["everyone_muted"]), moderated["everyone_muted"]
     assert heard(moderated["facilitator"]), moderated["facilitator"]
     assert silent(moderated["facilitator_off"]), moderated["facilitator_off"]
 
 
-def test_the_open_floor_lets_two_jurors_be_heard(media_run: dict[str, Any]) -> None:
-    open_floor = scenario(media_run, "moderated")["open_floor"]
+def test_the_open_floor_lets_two_jurors_be_heard(media: MediaRuns) -> None:
+    open_floor = media.scenario("moderated")["open_floor"]
     for phase in ("j2_alone", "j1_alone", "both"):
         assert heard(open_floor[phase]), (phase, open_floor[phase])
     assert {"j1", "j2"} <= set(open_floor["talking_seen"]), open_floor["talking_seen"]
@@ -112,9 +112,9 @@ def test_the_open_floor_lets_two_jurors_be_heard(media_run: dict[str, Any]) -> N
 
 
 def test_a_breakout_round_moves_voices_and_the_recall_brings_them_back(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
-    rounds = scenario(media_run, "rounds")
+    rounds = media.scenario("rounds")
     two = rounds["room_two_speaks"]
     assert silent(two["room_one_listener"]) and heard(two["room_two_listener"]), two
     one = rounds["room_one_speaks"]
@@ -128,9 +128,9 @@ def test_a_breakout_round_moves_voices_and_the_recall_brings_them_back(
 
 
 def test_an_observer_hears_the_watched_room_through_the_stream(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
-    watched = scenario(media_run, "observer")
+    watched = media.scenario("observer")
     assert silent(watched["nobody_speaks"]), watched["nobody_speaks"]
     assert watched["grant"]["from_event_ms"] is not None, watched["grant"]
     assert heard(watched["floor_holder"]), watched["floor_holder"]
@@ -141,9 +141,9 @@ def test_an_observer_hears_the_watched_room_through_the_stream(
 
 
 def test_a_janus_restart_is_survived_and_the_floor_holder_is_heard_again(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
-    restart = scenario(media_run, "restart")
+    restart = media.scenario("restart")
     assert heard(restart["before"]), restart["before"]
     assert restart["janus_pid_after"] != restart["janus_pid_before"]
     for name, rejoins in restart["rejoins"].items():
@@ -155,12 +155,12 @@ def test_a_janus_restart_is_survived_and_the_floor_holder_is_heard_again(
 
 
 def test_the_floor_opens_and_closes_the_microphone_within_500_ms(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
     """From `floor_granted` to the speaker heard, and from `turn_ended` to silence, timed from
     the event's own time (the server's clock when it decided, before writing): the median of
     the runs under the bound, and every run measured (the figures are printed at the end)."""
-    floor = scenario(media_run, "floor")
+    floor = media.scenario("floor")
     for change in ("grant", "turn_end"):
         runs = [run["from_event_ms"] for run in floor[change]]
         print(change, runs)
@@ -169,9 +169,9 @@ def test_the_floor_opens_and_closes_the_microphone_within_500_ms(
 
 
 def test_speaking_time_from_voices_matches_the_time_talked_in_the_log_and_the_fairness_figures(
-    media_run: dict[str, Any],
+    media: MediaRuns,
 ) -> None:
-    talk = scenario(media_run, "speaking_time")
+    talk = media.scenario("speaking_time")
     for juror, seconds in talk["talked_seconds"].items():
         voiced = talk["log_voiced_ms"][juror]
         assert abs(voiced - seconds * 1000) <= VOICED_WITHIN_MS, (juror, talk)
