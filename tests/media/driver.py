@@ -5,8 +5,8 @@
 palabre's server starts its own Janus here, two headless Chromiums (one whose fake microphone
 speaks, one whose microphone is silent) open the real pages, and each scenario writes what it
 measured (levels, latencies, refusals, voiced times) to the results file as JSON, which the
-tests in tests/media/test_voice_in_browsers.py assert on. A scenario that fails records its
-error and the others still run.
+tests in tests/media/test_voice_in_browsers.py assert on (tests/media/conftest.py runs one
+scenario per namespace). A scenario that fails records its error; any others named still run.
 """
 
 import asyncio
@@ -37,7 +37,7 @@ PLENARY = "plenary"
 HEARD_RMS = 0.01
 SILENT_RMS = 0.003
 # A quiet stretch this long means the speaker is no longer heard (speech pauses are cut to
-# 80 ms in the fake microphone's file).
+# 10 ms in the fake microphone's file).
 QUIET_HOLD_MS = 300
 # How many times a grant and a turn's end are timed.
 REPEATS = 3
@@ -47,6 +47,7 @@ LISTEN_SECONDS = 2.0
 CHANGE_SECONDS = 10.0
 # Audio mixed before a change still reaches the listener for a few hundred milliseconds.
 IN_FLIGHT_SECONDS = 0.6
+# palabre's own Janus answers within a few seconds of the server's start.
 VOICE_SECONDS = 15.0
 # Janus starts again in a second or two; the pages rejoin as soon as they are told.
 RESTART_SECONDS = 20.0
