@@ -262,11 +262,13 @@ class VoiceService:
                 if isinstance(d.record.event, TurnEnded)
             }
         )
+        # Settling first: its read of the state queues before the record's command, so a mute
+        # does not wait for the voiced time of the turn it ends to be written.
+        if any(j.assembly_id == assembly_id for j in self._joins.values()):
+            self._spawn(self._settle_assembly(assembly_id))
         if ended:
             self._spawn(self._record_rooms(assembly_id, ended))
         self.listening.on_commit(assembly_id)
-        if any(j.assembly_id == assembly_id for j in self._joins.values()):
-            self._spawn(self._settle_assembly(assembly_id))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
