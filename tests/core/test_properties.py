@@ -39,8 +39,10 @@ from facilitation.codec import decode_event, decode_state, encode, encode_state
 from facilitation.limits import (
     MAX_DURATION_MS,
     MAX_LABEL_CHARS,
+    MAX_RECALL_WARNING_MS,
     MAX_TEXT_CHARS,
     MAX_VOICE_PERIOD_MS,
+    MIN_RECALL_WARNING_MS,
 )
 from facilitation.registry import RULES, role_of
 from facilitation.roles import BALLOT_ACTOR
@@ -85,6 +87,11 @@ POLICIES: tuple[cmd.QueuePolicy, ...] = ("first_come", "equity")
 DURATIONS = st.one_of(
     st.integers(1, 3_600_000),
     st.sampled_from([-1, 0, 10_000, 30 * 60_000 + 1, MAX_DURATION_MS, MAX_DURATION_MS + 1]),
+)
+# A recall's warning: within its bounds mostly, sometimes just outside them.
+RECALL_WARNINGS = st.one_of(
+    st.integers(MIN_RECALL_WARNING_MS, MAX_RECALL_WARNING_MS),
+    st.sampled_from([0, MIN_RECALL_WARNING_MS - 1, MAX_RECALL_WARNING_MS + 1]),
 )
 TURN_LIMITS = st.sampled_from(
     [5_000, 10_000, 15_000, 30_000, 120_000, 30 * 60_000, 30 * 60_000 + 1]
@@ -258,6 +265,9 @@ class Deliberation(RuleBasedStateMachine):
 
     def round_ids(self) -> list[str]:
         return [past.id for past in self.state.rounds]
+
+    def plenary_node_ids(self) -> list[str]:
+        return sorted(self.state.rooms[PLENARY_ROOM].nodes)
 
     def proposed_room_ids(self) -> list[str]:
         current = self.state.current_round()
@@ -468,10 +478,17 @@ class Deliberation(RuleBasedStateMachine):
         Half the time the clock first moves on to just past the deadline, so the expiry fires.
         """
         stale = _rarely(data, 5, "stale?")
-        kind = data.draw(st.sampled_from(["turn", "item", "round"]), label="expiry")
+        kind = data.draw(st.sampled_from(["turn", "item", "round", "recall"]), label="expiry")
         command: Command
         deadline: int | None = None
-        if kind == "round":
+        if kind == "recall":
+            current = self.state.current_round()
+            if current is not None and current.recall_at_ms is not None and not stale:
+                command, deadline = cmd.RecallRound(round_id=current.id), current.recall_at_ms
+            else:
+                stale_id = data.draw(st.sampled_from([*self.round_ids(), "r0"]), label="stale")
+                command = cmd.RecallRound(round_id=stale_id)
+        elif kind == "round":
             current = self.state.current_round()
             if current is not None and not stale:
                 command, deadline = cmd.ExpireRoundTimer(round_id=current.id), current.deadline_ms
@@ -511,6 +528,14 @@ class Deliberation(RuleBasedStateMachine):
 
     def due(self, command: Command) -> bool:
         """Whether an expiry names what runs now, past its deadline, in a running room."""
+        if isinstance(command, cmd.RecallRound):
+            current = self.state.current_round()
+            return (
+                current is not None
+                and current.id == command.round_id
+                and current.recall_at_ms is not None
+                and self.now_ms >= current.recall_at_ms
+            )
         if isinstance(command, cmd.ExpireRoundTimer):
             current = self.state.current_round()
             return (
@@ -823,14 +848,21 @@ BUILDERS: dict[type[Command], Builder] = {
     cmd.AddParticipant: _add_participant,
     cmd.OpenRound: _open_round,
     cmd.AdjustAllocation: _adjust_allocation,
-    cmd.StartRound: lambda m, data, room: cmd.StartRound(duration_ms=_maybe(data, DURATIONS)),
+    cmd.StartRound: lambda m, data, room: cmd.StartRound(
+        duration_ms=_maybe(data, DURATIONS),
+        question_id=_maybe(data, st.sampled_from([*m.plenary_node_ids(), "n0"])),
+    ),
     cmd.MoveParticipant: _move_participant,
     cmd.SetRoundTimer: lambda m, data, room: cmd.SetRoundTimer(duration_ms=data.draw(DURATIONS)),
     cmd.ExpireRoundTimer: lambda m, data, room: cmd.ExpireRoundTimer(
         round_id=data.draw(st.sampled_from([*m.round_ids(), "r0"]), label="round")
     ),
     cmd.Broadcast: lambda m, data, room: cmd.Broadcast(text=_text(data)),
-    cmd.CloseRound: lambda m, data, room: cmd.CloseRound(),
+    cmd.CloseRound: lambda m, data, room: cmd.CloseRound(after_ms=_maybe(data, RECALL_WARNINGS)),
+    cmd.CancelRecall: lambda m, data, room: cmd.CancelRecall(),
+    cmd.RecallRound: lambda m, data, room: cmd.RecallRound(
+        round_id=data.draw(st.sampled_from([*m.round_ids(), "r0"]), label="round")
+    ),
     # Speaking turns
     cmd.RaiseHand: lambda m, data, room: cmd.RaiseHand(room=room),
     cmd.LowerHand: lambda m, data, room: cmd.LowerHand(room=room),
@@ -952,9 +984,9 @@ DELIBERATION_COMMANDS = [
 ROUND_COMMANDS = [
     cmd.OpenRound, cmd.OpenRound, cmd.StartRound, cmd.StartRound, cmd.AdjustAllocation,
     cmd.MoveParticipant, cmd.MoveParticipant, cmd.SetRoundTimer, cmd.CloseRound, cmd.CloseRound,
-    cmd.AddParticipant,
+    cmd.CancelRecall, cmd.AddParticipant,
 ]  # fmt: skip
-EXPIRIES = (cmd.ExpireTurn, cmd.ExpireAgendaItem, cmd.ExpireRoundTimer)
+EXPIRIES = (cmd.ExpireTurn, cmd.ExpireAgendaItem, cmd.ExpireRoundTimer, cmd.RecallRound)
 
 
 def test_an_automatic_plenary_passes_the_floor_on_when_a_round_starts() -> None:
