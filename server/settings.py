@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     janus_nat_1_1_mapping: str | None = None
     # The UDP ports its media uses (`20000-40000`), to open in a firewall; unset, Janus's own.
     janus_rtp_port_range: str | None = None
+    # When Janus says someone talks: the mean audio level (-dBov, 0 loudest, 127 silence) of
+    # the last so many 20 ms packets must be under the level. Janus's defaults; speech with
+    # long pauses, or quiet microphones, may need a higher level (measure with real voices).
+    voice_talking_level: int = Field(default=25, ge=1, le=127)
+    voice_talking_packets: int = Field(default=25, ge=5, le=250)
     # The STUN and TURN servers the pages give their peer connections, as JSON:
     # `[{"urls": "turns:turn.example.org:443?transport=tcp", "username": "u", "credential": "c"}]`.
     # None by default: Janus's own candidates do on an open network; behind firewalls that

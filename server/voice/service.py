@@ -25,7 +25,7 @@ from server.hub import Hub
 from server.runtime import UNAVAILABLE, Commit
 from server.scheduler import Clock
 from server.settings import Settings
-from server.voice.audiobridge import Participation
+from server.voice.audiobridge import Participation, RoomOptions
 from server.voice.floor import OFF, SELF, WHY, Heard, heard, runs, voice_room
 from server.voice.ids import VoiceRefused, janus_id, palabre_id
 from server.voice.janus_client import JanusClient, JanusError, JanusUnavailable, Jsep, Json
@@ -390,7 +390,13 @@ class VoiceService:
         assert media.bridge is not None
         room_id = janus_id(assembly_id, room)
         if room_id not in media.bridge.rooms:
-            await media.bridge.create_room(room_id)
+            await media.bridge.create_room(
+                room_id,
+                RoomOptions(
+                    audio_level_average=self.settings.voice_talking_level,
+                    audio_active_packets=self.settings.voice_talking_packets,
+                ),
+            )
 
     # --- Janus's news ---------------------------------------------------------------------
 

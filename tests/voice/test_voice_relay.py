@@ -356,3 +356,28 @@ async def test_a_revoked_invite_takes_its_audio_out_and_disturbs_nobody_else(
     # Shown out: the socket is gone, and coming back with the same invite is refused.
     await j2.wait_for(lambda: not j2.sio.connected, "the revoked juror's socket closing")
     assert j1.rejoins == [] and j1.voice[-1]["joined"] is True
+
+
+async def test_the_talking_threshold_comes_from_the_settings(
+    sqlite_url: str, tmp_path: Path, janus: OwnJanus
+) -> None:
+    settings = settings_for(
+        sqlite_url,
+        tmp_path / "data",
+        janus_urls=[janus.url],
+        janus_api_secret=janus.options.api_secret,
+        janus_admin_key=janus.options.admin_key,
+        voice_talking_level=40,
+        voice_talking_packets=50,
+    )
+    async with serving(settings, clock=ManualClock()) as live:
+        deadline = time.monotonic() + 10
+        while not live.palabre.voice.available:
+            assert time.monotonic() < deadline, "voice never became available"
+            await _sleep(0.05)
+        tokens = await people(live)
+        await joined(live, tokens["j1"])
+        bridge = live.palabre.voice.media[0].bridge
+        assert bridge is not None
+        options = bridge.rooms["jury/plenary"].options
+        assert (options.audio_level_average, options.audio_active_packets) == (40, 50)
