@@ -553,8 +553,13 @@ async def restart(stage: Stage) -> dict[str, Any]:
         await asyncio.sleep(0.1)
         samples = await listener.levels(killed)
         quiet = first_quiet(samples, killed, SILENT_RMS, QUIET_HOLD_MS)
-        if quiet is not None:
-            back = onset(samples, quiet, HEARD_RMS)
+        # A Janus back in a few hundred milliseconds may leave no quiet stretch (the old
+        # connection's loss concealment fills the gap): then heard again means heard on the
+        # connection the rejoin made.
+        tracks = await listener.tracks(killed)
+        since = quiet if quiet is not None else (tracks[-1] if tracks else None)
+        if since is not None:
+            back = onset(samples, since, HEARD_RMS)
     result["heard_again_after_ms"] = None if back is None else round(back - killed)
     result["janus_pid_after"] = own.pid
     result["rejoins"] = {

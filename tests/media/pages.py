@@ -80,6 +80,13 @@ class Person:
         found = await self.page.evaluate("(from) => __probe.levelsSince(from)", since_ms)
         return [(at, rms) for at, rms in found if until_ms is None or at <= until_ms]
 
+    async def tracks(self, since_ms: float) -> list[float]:
+        """When the page's connections got their audio track, since `since_ms`."""
+        found: list[float] = await self.page.evaluate(
+            "(from) => __probe.tracksSince(from)", since_ms
+        )
+        return found
+
     async def received(self, since_ms: float) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self.page.evaluate(
             "(from) => __probe.receivedSince(from)", since_ms

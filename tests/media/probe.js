@@ -23,6 +23,8 @@
     levels: [],
     received: [],
     peers: [],
+    // When each connection's audio track arrived (a rejoin's new connection, say).
+    tracks: [],
     sockets: [],
     audio: null,
     nextAck: FIRST_ACK_ID,
@@ -75,12 +77,14 @@
       probe.peers.push(this);
       this.addEventListener("track", ({ track, streams }) => {
         if (track.kind !== "audio") return;
+        probe.tracks.push(now());
         analysers.length = 0;
         measure(streams[0] ?? new MediaStream([track]));
       });
     }
   };
   probe.levelsSince = (from) => probe.levels.filter(([at]) => at >= from);
+  probe.tracksSince = (from) => probe.tracks.filter((at) => at >= from);
   probe.peerStates = () => probe.peers.map((pc) => ({
     connection: pc.connectionState, ice: pc.iceConnectionState,
   }));
