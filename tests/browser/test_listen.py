@@ -8,13 +8,11 @@ no connectivity check is ever sent anywhere, `StreamWire` takes the candidates o
 before the page sees it and keeps the page's own candidates from Janus (it acks them itself);
 every other message goes to the real server and back untouched."""
 
-import asyncio
 import json
 import os
 import re
 import signal
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,8 @@ from facilitation.commands import CloseRound, OpenRound, StartRound
 from server.voice.janus_process import OwnJanus
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, describe, screenshot
 from tests.browser.test_pages import lively_demo
-from tests.server.harness import LiveServer, ManualClock, serving, settings_for
+from tests.server.harness import LiveServer
+from tests.voice.voiced import janus_settings, serving_voice, until_true
 
 pytestmark = pytest.mark.voice
 
@@ -88,24 +87,9 @@ class StreamWire:
 async def voice_server(
     sqlite_url: str, tmp_path: Path, janus: OwnJanus
 ) -> AsyncIterator[LiveServer]:
-    settings = settings_for(
-        sqlite_url,
-        tmp_path / "data",
-        janus_urls=[janus.url],
-        janus_api_secret=janus.options.api_secret,
-        janus_admin_key=janus.options.admin_key,
-    )
-    async with serving(settings, clock=ManualClock()) as live:
+    async with serving_voice(janus_settings(sqlite_url, tmp_path / "data", [janus])) as live:
         live.palabre.voice.listening.grace_seconds = GRACE_SECONDS
-        await until(lambda: live.palabre.voice.available, "voice available")
         yield live
-
-
-async def until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def observer_page(
@@ -175,14 +159,14 @@ async def test_the_play_button_listens_through_janus_and_the_stop_button_stops(
         await expect(state).to_have_text(LISTENING)
         # The real Chromium took Janus's offer, and Janus took its answer.
         assert wire.offers and "m=audio" in wire.offers[-1]
-        await until(lambda: answered(voice_server) == 1, "the answer accepted")
+        await until_true(lambda: answered(voice_server) == 1, "the answer accepted")
         assert wire.sent("voice_listen_answer") == 1
         await screenshot(page, f"listen-listening-{size}")
         await assert_fits_and_is_clean(page, f"listening, {size}", size == "phone")
         await bar.get_by_role("button", name=STOP).click()
         await expect(state).to_have_text(NOT_LISTENING)
-        await until(lambda: listeners(voice_server) == 0, "the listening ended")
-        await until(lambda: not voice_server.palabre.voice.listening.streams, "stream removed")
+        await until_true(lambda: listeners(voice_server) == 0, "the listening ended")
+        await until_true(lambda: not voice_server.palabre.voice.listening.streams, "stream removed")
         await context.close()
 
 
@@ -207,7 +191,7 @@ async def test_the_play_button_works_from_the_keyboard_and_speaks_french(
     await play.focus()
     await page.keyboard.press("Enter")
     await expect(state).to_have_text("Vous écoutez Plénière en direct")
-    await until(lambda: answered(voice_server) == 1, "the answer accepted")
+    await until_true(lambda: answered(voice_server) == 1, "the answer accepted")
     stop = bar.get_by_role("button", name="Arrêter l'écoute")
     await stop.focus()
     await page.keyboard.press("Space")
@@ -240,7 +224,7 @@ async def test_a_janus_restart_makes_the_page_listen_again_by_itself_and_say_so(
     await expect(bar.locator(".voice-note")).to_have_text("Listening again.", timeout=15_000)
     await expect(state).to_have_text(LISTENING)
     assert wire.sent("voice_listen") == 2 and wire.sent("voice_listen_answer") == 2
-    await until(lambda: answered(voice_server) == 1, "the answer accepted again")
+    await until_true(lambda: answered(voice_server) == 1, "the answer accepted again")
     await screenshot(page, "listen-again-phone")
     await context.close()
 
@@ -270,7 +254,7 @@ async def test_the_room_picker_switches_the_stream_and_a_closed_room_says_its_so
     # The page reloaded on the other room and listens to it without another click.
     await expect(state).to_contain_text("Listening to")
     await expect(state).not_to_contain_text("Plenary")
-    await until(
+    await until_true(
         lambda: set(voice_server.palabre.voice.listening.streams) == {("demo", breakout)},
         "the stream switched",
     )

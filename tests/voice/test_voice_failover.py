@@ -5,16 +5,16 @@ on the others."""
 import asyncio
 import dataclasses
 import secrets
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from server.voice.janus_process import OwnJanus, own_janus
-from tests.server.harness import LiveServer, ManualClock, demo_people, serving, settings_for
+from tests.server.harness import LiveServer, demo_people
 from tests.voice.test_voice_listen import listening, sdp_answer
 from tests.voice.test_voice_relay import joined
+from tests.voice.voiced import janus_settings, serving_voice
 
 pytestmark = pytest.mark.voice
 
@@ -31,18 +31,8 @@ async def second_janus(janus: OwnJanus, tmp_path: Path) -> AsyncIterator[OwnJanu
 async def server(
     sqlite_url: str, tmp_path: Path, janus: OwnJanus, second_janus: OwnJanus
 ) -> AsyncIterator[LiveServer]:
-    settings = settings_for(
-        sqlite_url,
-        tmp_path / "data",
-        janus_urls=[janus.url, second_janus.url],
-        janus_api_secret=janus.options.api_secret,
-        janus_admin_key=janus.options.admin_key,
-    )
-    async with serving(settings, clock=ManualClock()) as live:
-        deadline = time.monotonic() + 10
-        while sum(m.available for m in live.palabre.voice.media) < 2:
-            assert time.monotonic() < deadline, "both media servers never became available"
-            await asyncio.sleep(0.05)
+    settings = janus_settings(sqlite_url, tmp_path / "data", [janus, second_janus])
+    async with serving_voice(settings) as live:
         yield live
 
 

@@ -31,6 +31,7 @@ from tests.server.harness import (
     token_of,
 )
 from tests.voice.test_voice_relay import VoiceClient, sdp_offer
+from tests.voice.voiced import janus_settings, serving_voice, until_true
 
 pytestmark = pytest.mark.voice
 
@@ -97,24 +98,9 @@ def sdp_answer(offer: str) -> dict[str, str]:
 
 @pytest.fixture
 async def server(sqlite_url: str, tmp_path: Path, janus: OwnJanus) -> AsyncIterator[LiveServer]:
-    settings = settings_for(
-        sqlite_url,
-        tmp_path / "data",
-        janus_urls=[janus.url],
-        janus_api_secret=janus.options.api_secret,
-        janus_admin_key=janus.options.admin_key,
-    )
-    async with serving(settings, clock=ManualClock()) as live:
+    async with serving_voice(janus_settings(sqlite_url, tmp_path / "data", [janus])) as live:
         live.palabre.voice.listening.grace_seconds = GRACE_SECONDS
-        await until_true(lambda: live.palabre.voice.available, "voice available")
         yield live
-
-
-async def until_true(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(POLL_SECONDS)
 
 
 async def until_async(check: Callable[[], Awaitable[bool]], what: str) -> None:

@@ -23,6 +23,7 @@ from tests.server.harness import (
     serving,
     settings_for,
 )
+from tests.voice.voiced import janus_settings, serving_voice
 
 # The bound from a committed event to Janus's new mute state.
 MUTE_WITHIN_MS = 200
@@ -83,18 +84,7 @@ class VoiceClient(Client):
 
 @pytest.fixture
 async def server(sqlite_url: str, tmp_path: Path, janus: OwnJanus) -> AsyncIterator[LiveServer]:
-    settings = settings_for(
-        sqlite_url,
-        tmp_path / "data",
-        janus_urls=[janus.url],
-        janus_api_secret=janus.options.api_secret,
-        janus_admin_key=janus.options.admin_key,
-    )
-    async with serving(settings, clock=ManualClock()) as live:
-        deadline = time.monotonic() + 10
-        while not live.palabre.voice.available:
-            assert time.monotonic() < deadline, "voice never became available"
-            await _sleep(0.05)
+    async with serving_voice(janus_settings(sqlite_url, tmp_path / "data", [janus])) as live:
         yield live
 
 
@@ -361,20 +351,10 @@ async def test_a_revoked_invite_takes_its_audio_out_and_disturbs_nobody_else(
 async def test_the_talking_threshold_comes_from_the_settings(
     sqlite_url: str, tmp_path: Path, janus: OwnJanus
 ) -> None:
-    settings = settings_for(
-        sqlite_url,
-        tmp_path / "data",
-        janus_urls=[janus.url],
-        janus_api_secret=janus.options.api_secret,
-        janus_admin_key=janus.options.admin_key,
-        voice_talking_level=40,
-        voice_talking_packets=50,
+    settings = janus_settings(
+        sqlite_url, tmp_path / "data", [janus], voice_talking_level=40, voice_talking_packets=50
     )
-    async with serving(settings, clock=ManualClock()) as live:
-        deadline = time.monotonic() + 10
-        while not live.palabre.voice.available:
-            assert time.monotonic() < deadline, "voice never became available"
-            await _sleep(0.05)
+    async with serving_voice(settings) as live:
         tokens = await people(live)
         await joined(live, tokens["j1"])
         bridge = live.palabre.voice.media[0].bridge
