@@ -5,7 +5,7 @@ import re
 
 from playwright.async_api import Browser, Locator, Page, expect
 
-from facilitation import PLENARY_ROOM
+from facilitation import PLENARY_ROOM, Command
 from facilitation.commands import (
     GrantFloor,
     MuteParticipant,
@@ -32,6 +32,14 @@ CONTRAST = """(element) => {
   const [a, b] = [luminance(rgb(style.color)), luminance(rgb(style.backgroundColor))];
   return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 }"""
+
+
+async def decide(server: LiveServer, actor: str, command: Command) -> None:
+    """A command of the jury's, decided as `actor` would send it from their page."""
+    runtime = await server.palabre.hub.get("jury")
+    assert runtime is not None
+    outcome = await runtime.submit(command, actor)
+    assert outcome.ok, outcome
 
 
 async def contrast(button: Locator) -> float:
@@ -75,9 +83,7 @@ async def test_the_queue_says_time_waited_and_enter_sends_a_statement(
     _, waiting = await person(browser, server, tokens["j2"])
     await waiting.get_by_role("button", name="Raise my hand").click()
     await expect(waiting.locator(".queue-list .waited")).to_have_text("waiting less than a minute")
-    runtime = await server.palabre.hub.get("jury")
-    assert runtime is not None
-    assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant="j2"), "f1")).ok
+    await decide(server, "f1", GrantFloor(room=PLENARY_ROOM, participant="j2"))
     box = waiting.get_by_label(re.compile("What you say"))
     await expect(waiting.locator("#speak-keys")).to_have_text(
         "Enter sends; Shift+Enter starts a new line."
@@ -94,8 +100,6 @@ async def test_a_juror_is_told_their_vote_is_recorded_and_a_secret_ballot_is_sec
     browser: Browser, server: LiveServer
 ) -> None:
     tokens = await demo_people(server.organiser, jurors=2)
-    runtime = await server.palabre.hub.get("jury")
-    assert runtime is not None
     for question, secret in (("Open question?", False), ("Secret question?", True)):
         ballot = OpenPoll(
             room=PLENARY_ROOM,
@@ -104,7 +108,7 @@ async def test_a_juror_is_told_their_vote_is_recorded_and_a_secret_ballot_is_sec
             options=("Yes", "No"),
             secret=secret,
         )
-        assert (await runtime.submit(ballot, "f1")).ok
+        await decide(server, "f1", ballot)
     _, juror = await person(browser, server, tokens["j1"])
     for question, secret in (("Open question?", False), ("Secret question?", True)):
         poll = juror.locator("fieldset.poll").filter(has_text=question)
@@ -123,19 +127,17 @@ async def test_fairness_says_who_has_not_spoken_before_any_figure(
     browser: Browser, server: LiveServer
 ) -> None:
     tokens = await demo_people(server.organiser, jurors=4)
-    runtime = await server.palabre.hub.get("jury")
-    assert runtime is not None
     _, facilitator = await person(browser, server, tokens["f1"])
     panel = facilitator.locator(".fairness")
     await expect(panel.locator(".fairness-summary")).to_have_text("4 of 4 have not spoken yet.")
     await expect(panel).not_to_contain_text("Gini")
     for juror in ("j1", "j2"):
-        assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant=juror), "f1")).ok
-        assert (await runtime.submit(YieldFloor(room=PLENARY_ROOM), juror)).ok
+        await decide(server, "f1", GrantFloor(room=PLENARY_ROOM, participant=juror))
+        await decide(server, juror, YieldFloor(room=PLENARY_ROOM))
     await expect(panel.locator(".fairness-summary")).to_have_text("2 of 4 have not spoken yet.")
     await expect(panel).not_to_contain_text("Gini")
-    assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant="j3"), "f1")).ok
-    assert (await runtime.submit(YieldFloor(room=PLENARY_ROOM), "j3")).ok
+    await decide(server, "f1", GrantFloor(room=PLENARY_ROOM, participant="j3"))
+    await decide(server, "j3", YieldFloor(room=PLENARY_ROOM))
     await expect(panel.locator(".fairness-summary")).to_have_text("1 of 4 have not spoken yet.")
     await expect(panel).to_contain_text("Inequality of speaking time (Gini)")
 
@@ -144,17 +146,15 @@ async def test_a_muted_juror_sees_it_at_once_and_it_clears_when_unmuted(
     browser: Browser, server: LiveServer
 ) -> None:
     tokens = await demo_people(server.organiser, jurors=2)
-    runtime = await server.palabre.hub.get("jury")
-    assert runtime is not None
     _, juror = await person(browser, server, tokens["j1"])
     mute = MuteParticipant(room=PLENARY_ROOM, participant="j1", reason="Let others speak.")
-    assert (await runtime.submit(mute, "f1")).ok
+    await decide(server, "f1", mute)
     state = juror.locator(".muted-state")
     await expect(state).to_contain_text("A facilitator muted you in this room.")
     await expect(juror.get_by_role("button", name="Raise my hand")).to_be_disabled()
     await assert_readable(juror, state, "muted")
     unmute = UnmuteParticipant(room=PLENARY_ROOM, participant="j1")
-    assert (await runtime.submit(unmute, "f1")).ok
+    await decide(server, "f1", unmute)
     await expect(state).to_have_count(0)
     await expect(juror.get_by_role("button", name="Raise my hand")).to_be_enabled()
 
@@ -163,9 +163,7 @@ async def test_on_a_phone_one_compact_line_stays_pinned_while_the_juror_holds_th
     browser: Browser, server: LiveServer
 ) -> None:
     tokens = await demo_people(server.organiser, jurors=2)
-    runtime = await server.palabre.hub.get("jury")
-    assert runtime is not None
-    assert (await runtime.submit(GrantFloor(room=PLENARY_ROOM, participant="j1"), "f1")).ok
+    await decide(server, "f1", GrantFloor(room=PLENARY_ROOM, participant="j1"))
     _, juror = await person(browser, server, tokens["j1"], viewport=PHONE)
     pinned = juror.locator(".pinned")
     await expect(pinned).to_contain_text("Floor: you")
