@@ -246,6 +246,12 @@ class Gateway:
         runtime = await self.hub.get(connection.assembly_id)
         assert runtime is not None
 
+        # Made before the read: the assembly's writer waits while a look runs.
+        voice = {
+            "available": self.voice_available(),
+            "ice_servers": ice_servers_for(self.settings, sid, time.time()),
+        }
+
         def look(state: Any) -> dict[str, Any]:
             snapshots: dict[str, Any] = {}
             events: list[dict[str, Any]] = []
@@ -262,10 +268,7 @@ class Gateway:
                 "ok": True,
                 "you": {
                     **connection.describe(state),
-                    "voice": {
-                        "available": self.voice_available(),
-                        "ice_servers": ice_servers_for(self.settings, sid, time.time()),
-                    },
+                    "voice": voice,
                 },
                 "server_time_ms": runtime.clock(),
                 "snapshots": snapshots,
