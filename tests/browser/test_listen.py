@@ -22,6 +22,7 @@ from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, 
 from facilitation.commands import CloseRound, OpenRound, StartRound
 from server.voice.janus_process import OwnJanus
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, describe, screenshot
+from tests.browser.socketwire import EMIT, SOCKET, rewrite_reply
 from tests.browser.test_pages import lively_demo
 from tests.server.harness import LiveServer
 from tests.voice.voiced import janus_settings, serving_voice, until_true
@@ -32,14 +33,8 @@ LISTEN = "Listen to this room"
 STOP = "Stop listening"
 NOT_LISTENING = "Not listening"
 LISTENING = "Listening to Plenary live"
-SOCKET = re.compile(r".*/socket\.io/.*")
-# A socket.io event from the page with an ack id: "42", the id, ["name", {...}].
-EMIT = re.compile(r"^42(\d+)(\[.*\])$", re.DOTALL)
-# A socket.io ack from the server: "43", the id, the JSON arguments.
-ACK = re.compile(r"^43(\d+)(\[.*\])$", re.DOTALL)
 CANDIDATE_LINE = re.compile(r"^a=(candidate|end-of-candidates).*\r?\n", re.MULTILINE)
 GRACE_SECONDS = 0.3
-WAIT_SECONDS = 10.0
 
 
 class StreamWire:
@@ -68,16 +63,14 @@ class StreamWire:
         server_side.on_message(lambda message: page_side.send(self.without_candidates(message)))
 
     def without_candidates(self, message: str | bytes) -> str | bytes:
-        found = ACK.match(message) if isinstance(message, str) else None
-        if found is None:
-            return message
-        arguments = json.loads(found[2])
-        reply = arguments[0] if arguments and isinstance(arguments[0], dict) else None
-        if reply is None or not isinstance(reply.get("offer"), dict):
-            return message
-        reply["offer"]["sdp"] = CANDIDATE_LINE.sub("", reply["offer"]["sdp"])
-        self.offers.append(reply["offer"]["sdp"])
-        return f"43{found[1]}{json.dumps(arguments)}"
+        def strip(reply: dict[str, Any]) -> bool:
+            if not isinstance(reply.get("offer"), dict):
+                return False
+            reply["offer"]["sdp"] = CANDIDATE_LINE.sub("", reply["offer"]["sdp"])
+            self.offers.append(reply["offer"]["sdp"])
+            return True
+
+        return rewrite_reply(message, strip)
 
     def sent(self, event: str) -> int:
         return sum(f'["{event}"' in message for message in self.sent_by_page)

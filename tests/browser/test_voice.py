@@ -28,6 +28,7 @@ from tests.browser.conftest import (
     person,
     screenshot,
 )
+from tests.browser.socketwire import SOCKET, rewrite_reply
 from tests.browser.test_pages import ROOM, lively_demo
 from tests.server.harness import LiveServer, serving, settings_for
 
@@ -36,9 +37,7 @@ CHECK = "Check my microphone and join the voice"
 # The smallest thing a thumb should have to hit.
 TOUCH_TARGET_PX = 44
 OPEN_FLOOR_SWITCH = "Open floor: every juror may speak without raising a hand"
-SOCKET = re.compile(r".*/socket\.io/.*")
 # A socket.io ack travelling as an engine.io message: "43", the ack id, the JSON arguments.
-ACK = re.compile(r"^43(\d+)(\[.*\])$", re.DOTALL)
 # A voice message from the page: "42", the ack id, then ["voice_...", {...}].
 VOICE_EMIT = re.compile(r'^42(\d+)(\["voice_.*\])$', re.DOTALL)
 # The media server's side of the offer/answer, in a blank page: no local description is set,
@@ -115,15 +114,14 @@ class VoiceWire:
 
 def offer_voice(message: str | bytes) -> str | bytes:
     """The sync reply with `you.voice.available` true; any other message as it was."""
-    found = ACK.match(message) if isinstance(message, str) else None
-    if found is None:
-        return message
-    arguments = json.loads(found[2])
-    reply = arguments[0] if arguments and isinstance(arguments[0], dict) else None
-    if reply is None or not isinstance(reply.get("you"), dict):
-        return message
-    reply["you"]["voice"] = {**reply["you"].get("voice", {}), "available": True}
-    return f"43{found[1]}{json.dumps(arguments)}"
+
+    def available(reply: dict[str, Any]) -> bool:
+        if not isinstance(reply.get("you"), dict):
+            return False
+        reply["you"]["voice"] = {**reply["you"].get("voice", {}), "available": True}
+        return True
+
+    return rewrite_reply(message, available)
 
 
 def voice_state(why: str, *, muted: bool, room: str = ROOM) -> dict[str, Any]:
