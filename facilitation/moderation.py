@@ -58,7 +58,9 @@ def mute(d: Decision, room: Room, command: MuteParticipant) -> None:
 
 @evolves(ParticipantMuted)
 def muted(state: Assembly, event: ParticipantMuted) -> None:
-    state.rooms[event.room].muted.add(event.participant)
+    room = state.rooms[event.room]
+    room.muted.add(event.participant)
+    room.mute_reasons[event.participant] = event.reason
 
 
 @decides_in_room(
@@ -76,7 +78,9 @@ def unmute(d: Decision, room: Room, command: UnmuteParticipant) -> None:
 
 @evolves(ParticipantUnmuted)
 def unmuted(state: Assembly, event: ParticipantUnmuted) -> None:
-    state.rooms[event.room].muted.discard(event.participant)
+    room = state.rooms[event.room]
+    room.muted.discard(event.participant)
+    room.mute_reasons.pop(event.participant, None)
 
 
 @decides_in_room(

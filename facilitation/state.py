@@ -131,6 +131,9 @@ class Room:
     locked: bool = False
     paused_at_ms: int | None = None
     muted: set[str] = field(default_factory=set)
+    # Why each muted juror was muted ("" when no reason was given): a page opened later must
+    # still say it, and the event that gave it may be long gone from a resume.
+    mute_reasons: dict[str, str] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
     queue: list[QueueEntry] = field(default_factory=list)
     replies: list[QueueEntry] = field(default_factory=list)

@@ -14,6 +14,7 @@ from server.bootstrap import build
 from server.bus import RedisBus
 from server.fanout import Fanout
 from server.gateway import Gateway
+from server.history import History
 from server.logs import configure_logging
 from server.pages import Pages
 from server.runtime import UNAVAILABLE, Unavailable
@@ -57,6 +58,7 @@ class Palabre:
             self.sio, self.hub, self.invites, self.fanout, settings, self.metrics
         )
         self.hub.on_revoke(self.gateway.drop_invite)
+        self.history = History(self.sio, self.hub, self.fanout, settings, self.metrics)
         self.voice = VoiceService(settings, self.hub, self.sio, self.fanout, clock)
         self.hub.subscribe(self.voice.on_commit)
         self.voice_gateway = VoiceGateway(self.sio, self.fanout, self.voice, settings, self.metrics)

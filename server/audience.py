@@ -44,7 +44,9 @@ ID_KEYS = frozenset({"actor", "participant", "speaker", "author", "voter"})
 ID_LIST_KEYS = frozenset({"order", "jurors", "muted", "endorsers", "not_spoken", "present"})
 # Maps keyed by participant id. Only these have keys renamed: a juror whose id happens to be
 # "seq" or "text" must not rename every field of that name.
-PARTICIPANT_MAPS = frozenset({"participants", "stats", "votes", "spoken_ms", "voiced_ms"})
+PARTICIPANT_MAPS = frozenset(
+    {"participants", "stats", "votes", "spoken_ms", "voiced_ms", "mute_reasons"}
+)
 # Events that carry a post's text, which a replay must leave out once the post is hidden.
 POSTING_EVENTS = frozenset({"question_posed", "position_posted", "argument_posted", "reply_posted"})
 

@@ -20,6 +20,7 @@ from facilitation.events import (
     ArgumentPosted,
     FloorGranted,
     HandRaised,
+    ParticipantMuted,
     PollClosed,
     PollOpened,
     PostUnhidden,
@@ -31,6 +32,7 @@ from facilitation.events import (
 from facilitation.limits import MAX_LABEL_CHARS, MAX_TEXT_CHARS
 from server.audience import AUDIENCE_OF_ROLE, POSTING_EVENTS
 from server.gateway import EdgeCode
+from server.history import HISTORY_CODES
 from server.runtime import UNAVAILABLE
 from server.settings import HARD_MESSAGE_LIMIT_BYTES, MAX_PAYLOAD_BYTES, Settings
 from server.voice.gateway import MAX_SDP_BYTES, VOICE_CODES
@@ -49,6 +51,7 @@ ACK_EDGE_CODES = (
     EdgeCode.NOT_CONNECTED,
     UNAVAILABLE,
     *VOICE_CODES,
+    *HISTORY_CODES,
 )
 # Codes a refused connection carries (the token codes are `server.invites`' own).
 CONNECT_CODES = (
@@ -348,6 +351,14 @@ def _views(builder: _Builder) -> None:
                 "jurors": ids,
                 "facilitators": ids,
                 "muted": ids,
+                "mute_reasons": {
+                    "description": (
+                        'Why each muted juror was muted, by participant ("" when no reason'
+                        " was given): the `reason` of their `participant_muted`."
+                    ),
+                    "type": "object",
+                    "additionalProperties": builder.field(ParticipantMuted, "reason"),
+                },
                 "floor": nullable(ref("floor_view")),
                 "queue": array(queue_entry),
                 "replies": array(queue_entry),
@@ -742,6 +753,37 @@ def _voice(builder: _Builder) -> dict[str, Any]:
     }
 
 
+def _history(builder: _Builder) -> dict[str, Any]:
+    """`past_rounds` (docs/protocol.md, "Past rounds"): closed rounds and one room's snapshot."""
+    builder.add("past_rounds", closed({"room": STRING}, optional=("room",), title="past_rounds"))
+    builder.add(
+        "past_round",
+        closed(
+            {
+                "round_id": STRING,
+                "rooms": array(closed({"room_id": STRING, "name": STRING})),
+            },
+            description="A round that ran and closed, with its rooms.",
+        ),
+    )
+    builder.add(
+        "past_rounds_ok",
+        closed(
+            {
+                "ok": {"const": True},
+                "rounds": array(ref("past_round")),
+                "room": ref("room_view"),
+            },
+            optional=("room",),
+        ),
+    )
+    builder.add(
+        "past_rounds_reply",
+        {"title": "past_rounds reply", **by_ok(ref("past_rounds_ok"), ref("ack_error"))},
+    )
+    return {"past_rounds": {"payload": "#/$defs/past_rounds", "ack": "#/$defs/past_rounds_reply"}}
+
+
 def sdp_of(kind: str) -> dict[str, Any]:
     """An SDP offer or answer as a page sends it."""
     return {
@@ -775,6 +817,7 @@ def protocol_schema() -> dict[str, Any]:
     _views(builder)
     _session(builder)
     client_events.update(_voice(builder))
+    client_events.update(_history(builder))
     document: dict[str, Any] = {
         "$schema": DIALECT,
         "title": "palabre socket protocol",

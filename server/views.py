@@ -75,6 +75,7 @@ def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) ->
         "jurors": sorted(room.jurors),
         "facilitators": sorted(room.facilitators),
         "muted": sorted(room.muted),
+        "mute_reasons": {juror: room.mute_reasons.get(juror, "") for juror in sorted(room.muted)},
         "floor": None
         if room.floor is None
         else {

@@ -22,6 +22,8 @@ SHAPES = {
     3: "967da544e0135888e93ea3a1a10bef4633d36915ad4ab4ce728ad7fea10cb135",
     # A round's recall announced ahead, with its time (issue 10).
     4: "9579d38bfe1f34d287c9243d0fe6589cd3d2507aaf24df9e9cad0b4cc7a752e3",
+    # Why each muted juror was muted, so a page opened later can say it (issue 10).
+    5: "b769ac953d2231bbe21fc103028d445a68a9cd8a28154744c57b5fc9376ee706",
 }
 # What a schema says for people, not about the shape of the JSON.
 PROSE = {"title", "description", "default"}

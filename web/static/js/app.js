@@ -10,6 +10,7 @@ import { announce } from "./announcer.js";
 import { readyChimeOnFirstGesture, VoiceClient } from "./voice.js";
 import { ListenClient } from "./listen.js";
 import { voiceAvailable } from "./voicestate.js";
+import { PastRoomView, PastRoundsPicker, roundKey, usePastRounds } from "./pastrounds.js";
 
 function authFromPage() {
   if (pageConfig.mode === "watch") return { assembly: pageConfig.assembly, watch: pageConfig.watch };
@@ -102,6 +103,13 @@ function Rooms({ view, now, send, voice }) {
   const roomIds = view.you.streams.filter((stream) => stream !== "assembly");
   const [chosen, setChosen] = useState(null);
   const current = roomIds.includes(chosen) ? chosen : roomIds[0];
+  // Jurors live in the present; facilitators and observers may read the rooms of past rounds.
+  const readsPast = view.you.role !== "juror";
+  const past = usePastRounds(readsPast ? send : noPast, roundKey(view.client));
+  if (past.room) {
+    return html`<${PastRoomView} client=${view.client} you=${view.you} room=${past.room}
+      now=${now} onBack=${past.close} />`;
+  }
   if (!current || !view.client.rooms[current]) {
     return html`<p class="card">${t("You are between rooms. The lead facilitator will seat you shortly.")}</p>`;
   }
@@ -111,8 +119,12 @@ function Rooms({ view, now, send, voice }) {
       ${roomIds.map((id) => html`<button type="button" aria-pressed=${id === current}
         onClick=${() => setChosen(id)}>${roomLabel(view.client.rooms[id] ?? { id })}</button>`)}
     </nav>`}
-    <${RoomView} view=${view} roomId=${current} now=${now} send=${send} voice=${voice} />`;
+    <${RoomView} view=${view} roomId=${current} now=${now} send=${send} voice=${voice} />
+    ${readsPast && html`<${PastRoundsPicker} past=${past} />`}`;
 }
+
+/** A juror's page asks nothing of past rounds. */
+const noPast = async () => ({ ok: false, error: "forbidden" });
 
 /** Observers watch one room at a time: the plenary, or any breakout room of the round. */
 function RoomPicker({ client, current }) {

@@ -6,6 +6,7 @@ import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { RoomView } from "./room.js";
 import { PLENARY_ROOM } from "./state.js";
 import { SpeakingMark } from "./voicebar.js";
+import { PastRoomView, PastRoundsPicker, roundKey, usePastRounds } from "./pastrounds.js";
 
 // Alarms: a room where speaking is this unequal, or a hand has waited this long, needs a look;
 // inequality only means something once people have talked for a while.
@@ -17,6 +18,11 @@ export function LeadView({ view, now, send, voice }) {
   const [roomId, setRoomId] = useState(null);
   const { client } = view;
   const rooms = Object.values(client.rooms).filter((room) => !room.closed);
+  const past = usePastRounds(send, roundKey(client));
+  if (past.room) {
+    return html`<${PastRoomView} client=${client} you=${view.you} room=${past.room} now=${now}
+      onBack=${past.close} />`;
+  }
   if (roomId && client.rooms[roomId]) {
     return html`<button type="button" class="link" onClick=${() => setRoomId(null)}>
         ${t("← All rooms")}</button>
@@ -33,6 +39,7 @@ export function LeadView({ view, now, send, voice }) {
         room=${room} now=${now} present=${view.presence[room.id] ?? []} voice=${voice}
         open=${() => setRoomId(room.id)} />`)}</div>
     </section>
+    <${PastRoundsPicker} past=${past} />
     <${BroadcastForm} send=${send} />`;
 }
 

@@ -29,6 +29,7 @@ function Question(ctx) {
         <${Position} ...${ctx} node=${position} /></li>`)}
     </ul>
     ${ctx.contributor && html`<${PostForm} label=${t("Add a position")} send=${ctx.send}
+      disabled=${ctx.muted}
       command="post_position" fields=${{ question_id: node.node_id }} />`}
   </article>`;
 }
@@ -46,7 +47,7 @@ function Position(ctx) {
         <ul>${side(stance).map((arg) => html`<li><${Argument} ...${ctx} node=${arg} /></li>`)}</ul>
         ${ctx.contributor && html`<${PostForm}
           label=${stance === "for" ? t("Add an argument for") : t("Add an argument against")}
-          send=${ctx.send} command="post_argument"
+          send=${ctx.send} command="post_argument" disabled=${ctx.muted}
           fields=${{ position_id: node.node_id, stance }} />`}
       </div>`)}
     </div>
@@ -62,6 +63,7 @@ function Argument(ctx) {
     <ul class="replies">${replies(node.node_id).map((reply) => html`<li>
       <${Argument} ...${ctx} node=${reply} /></li>`)}</ul>
     ${ctx.contributor && html`<${PostForm} label=${t("Reply")} send=${ctx.send}
+      disabled=${ctx.muted}
       command="post_reply" fields=${{ parent_id: node.node_id }} compact />`}
   </div>`;
 }
@@ -135,12 +137,13 @@ function MergeControl({ node, candidates, send }) {
 let formCount = 0;
 
 /** A small form to post text: opened on demand, so the map stays readable. */
-export function PostForm({ label, send, command, fields, compact = false }) {
+export function PostForm({ label, send, command, fields, compact = false, disabled = false }) {
   const [open, setOpen] = useState(false);
   const [text, setText] = useState("");
   const [id] = useState(() => `post-${++formCount}`);
-  if (!open) {
-    return html`<button type="button" class=${compact ? "link" : ""}
+  // Disabled (a muted juror): shown, so the map reads the same, but closed and inert.
+  if (!open || disabled) {
+    return html`<button type="button" class=${compact ? "link" : ""} disabled=${disabled}
       onClick=${() => setOpen(true)}>${label}</button>`;
   }
   const submit = async (event) => {

@@ -9,6 +9,7 @@ import { Agenda } from "./agenda.js";
 import { FairnessPanel, ModerationPanel } from "./moderation.js";
 import { VoiceBar } from "./voicebar.js";
 import { ListenBar } from "./listenbar.js";
+import { AtAGlance, waitedText } from "./glance.js";
 
 export function RoomView({ view, roomId, now, send, voice }) {
   const { client, you } = view;
@@ -18,8 +19,10 @@ export function RoomView({ view, roomId, now, send, voice }) {
   const roomSend = (command, fields = {}) => send(command, { room: roomId, ...fields });
   // Observers read only; nobody posts in a room that has closed.
   const contributor = role !== "observer" && !room.closed;
+  // A muted juror's page disables what muting forbids: the hand, replies, posts.
+  const muted = role === "juror" && room.muted.includes(you.participant);
   const ctx = { client, room, you, now, send: roomSend, moderator, juror: role === "juror",
-                contributor, present: view.presence[roomId] ?? [],
+                contributor, muted, present: view.presence[roomId] ?? [],
                 talking: voice.talking[roomId] ?? [] };
   return html`
     <section class="room" aria-labelledby=${`room-${roomId}`}>
@@ -29,6 +32,7 @@ export function RoomView({ view, roomId, now, send, voice }) {
         ${room.paused_at_ms !== null && html` <span class="badge">${t("paused")}</span>`}</h2>
       <${PinnedLine} ...${ctx} />
       <${RoundLine} client=${client} roomId=${roomId} now=${now} />
+      ${moderator && html`<${AtAGlance} client=${client} room=${room} now=${now} />`}
       <div class="room-grid">
         <div class="stage">
           ${role !== "observer" && html`<${VoiceBar} voice=${voice} room=${room} you=${you}
@@ -135,8 +139,10 @@ function HandControls({ room, you, send }) {
   const openFloor = room.rules.open_floor && !muted;
   if (muted && !speaking) {
     // Said at once, with what it stops, and gone the moment a facilitator unmutes.
+    const reason = room.mute_reasons?.[me] ?? "";
     return html`<section class="hand card muted-state" aria-label=${t("Your hand")}>
       <p role="status"><strong>${t("A facilitator muted you in this room.")}</strong>${" "}
+        ${reason && html`<span class="mute-reason">${t("Reason: {reason}", { reason })}</span>${" "}`}
         ${t("You cannot raise your hand, reply or post until they unmute you.")}</p>
       <button type="button" class="hand-button" disabled>${t("Raise my hand")}</button>
     </section>`;
@@ -191,12 +197,6 @@ function FloorControls({ room, send }) {
       ${speaking && html`<${Action} label=${t("End this turn")} send=${send}
         command="revoke_floor" />`}
     </div></section>`;
-}
-
-/** Time waited in words ("waiting 6 min"), so it does not read as a clock time. */
-function waitedText(ms) {
-  const minutes = Math.floor(Math.max(0, ms) / 60_000);
-  return minutes < 1 ? t("waiting less than a minute") : t("waiting {minutes} min", { minutes });
 }
 
 /** Enter sends a typed statement; Shift+Enter (or a composing keyboard) makes a new line. */

@@ -30,7 +30,7 @@ export const PLENARY_ROOM = "plenary";
  *   open_floor: boolean}} Rules
  * @typedef {{id: string, seq: number, name: string, closed: boolean, locked: boolean,
  *   paused_at_ms: number | null, rules: Rules, jurors: string[], facilitators: string[],
- *   muted: string[], floor: Floor | null, queue: QueueEntry[], replies: QueueEntry[],
+ *   muted: string[], mute_reasons: Record<string, string>, floor: Floor | null, queue: QueueEntry[], replies: QueueEntry[],
  *   statements: object[], nodes: NodeView[], polls: PollView[], agenda: AgendaItemView[],
  *   stats: Record<string, SpeakerStats>}} RoomView
  * @typedef {{name: string, role: string, room: string | null,
@@ -376,9 +376,18 @@ const TURNS = {
 /** @type {Record<string, (client: ClientState, e: Payload) => ClientState>} */
 const MODERATION = {
   participant_muted: (c, e) =>
-    withRoom(c, e.room, (room) => ({ ...room, muted: addId(room.muted, e.participant) })),
+    withRoom(c, e.room, (room) => {
+      const muted = addId(room.muted, e.participant);
+      // Keyed in the order of `muted`, as the view writes it.
+      const reasons = { ...room.mute_reasons, [e.participant]: e.reason };
+      return { ...room, muted,
+               mute_reasons: Object.fromEntries(muted.map((id) => [id, reasons[id] ?? ""])) };
+    }),
   participant_unmuted: (c, e) =>
-    withRoom(c, e.room, (room) => ({ ...room, muted: dropId(room.muted, e.participant) })),
+    withRoom(c, e.room, (room) => {
+      const { [e.participant]: _gone, ...mute_reasons } = room.mute_reasons;
+      return { ...room, muted: dropId(room.muted, e.participant), mute_reasons };
+    }),
   participant_removed: (c, e) => {
     // Removed jurors sit nowhere until the lead moves them somewhere.
     const unseated = withRoom(c, e.room, (room) => ({
