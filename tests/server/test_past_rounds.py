@@ -47,8 +47,8 @@ async def run_a_round(lead: Client, j1: Client, j2: Client) -> tuple[str, str]:
     recall. Returns that room and the id of its hidden argument."""
     await acked(lead, "open_round", room_count=2)
     await acked(lead, "start_round")
-    for juror in (j1, j2):
-        await juror.wait_for(lambda j=juror: away(j), "the juror is seated in a breakout room")
+    await j1.wait_for(lambda: away(j1), "j1 is seated in a breakout room")
+    await j2.wait_for(lambda: away(j2), "j2 is seated in a breakout room")
     room = j1.you["room"]
     # The allocation spreads four jurors over two rooms: put j2 beside j1 if it did not.
     if j2.you.get("room") != room:
