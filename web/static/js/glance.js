@@ -15,7 +15,9 @@ export function AtAGlance({ client, room, now }) {
   const names = (ids) => ids.map((id) => nameOf(client, id)).join(", ");
   const floor = room.floor;
   const waiting = [...room.replies, ...room.queue];
-  const { not_spoken: notSpoken } = roomFairness(client, room.id, now);
+  // The one speaking now has spoken, though their first turn is not counted until it ends.
+  const notSpoken = roomFairness(client, room.id, now).not_spoken
+    .filter((id) => id !== floor?.speaker);
   const item = room.agenda.find((entry) => entry.status === "running");
   const round = client.assembly.round;
   const inRound = round?.started && round.rooms.some((r) => r.room_id === room.id);

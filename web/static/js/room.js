@@ -45,6 +45,7 @@ export function RoomView({ view, roomId, now, send, voice }) {
           <${Transcript} ...${ctx} />
         </div>
         <div class="side">
+          ${!moderator && html`<${PeopleHere} ...${ctx} observer=${role === "observer"} />`}
           <${Queue} ...${ctx} />
           <${Agenda} ...${ctx} />
           <${Polls} ...${ctx} />
@@ -106,6 +107,22 @@ export function RoundLine({ client, roomId, now }) {
   }
   return html`<p class="round-line">${t("Breakout round: {time} left.",
     { time: formatDuration(round.deadline_ms - now) })}</p>`;
+}
+
+/**
+ * Who is in the room and who facilitates it, for jurors and observers (facilitators have the
+ * fuller list with its controls). Observers are not told who is online.
+ */
+function PeopleHere({ client, room, you, present, observer }) {
+  const facilitators = room.facilitators.map((id) => nameOf(client, id)).join(", ") || "—";
+  return html`<section class="card people-here" aria-labelledby=${`people-${room.id}`}>
+    <h3 id=${`people-${room.id}`}>${t("In this room")}</h3>
+    <p>${t("Facilitated by {names}", { names: facilitators })}</p>
+    <ul class="people-list">${room.jurors.map((id) => html`<li>
+      <span class="who">${nameOf(client, id)}${id === you.participant ? ` (${t("you")})` : ""}</span>
+      ${!observer && html` <span class=${`presence ${present.includes(id) ? "online" : "offline"}`}>
+        ${present.includes(id) ? t("online") : t("offline")}</span>`}</li>`)}</ul>
+  </section>`;
 }
 
 function Floor({ client, room, you, now }) {
