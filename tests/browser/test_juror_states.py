@@ -7,9 +7,13 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from facilitation import PLENARY_ROOM, Command
 from facilitation.commands import (
+    CloseRound,
     GrantFloor,
     MuteParticipant,
     OpenPoll,
+    OpenRound,
+    PoseQuestion,
+    StartRound,
     UnmuteParticipant,
     YieldFloor,
 )
@@ -199,3 +203,50 @@ async def test_on_a_desktop_the_argument_map_gets_most_of_the_width(
         assert map_column["width"] >= 0.55 * room["width"], (who, map_column, room)
         assert await page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
         await screenshot(page, f"{who}-map-width-desktop")
+
+
+async def test_a_muted_juror_sees_the_reason_cannot_post_and_it_clears_when_the_lead_unmutes_or_the_round_ends(  # noqa: E501
+    browser: Browser, server: LiveServer
+) -> None:
+    tokens = await demo_people(server.organiser, jurors=2)
+    await decide(server, "lead", PoseQuestion(room=PLENARY_ROOM, text="Should rents be capped?"))
+    await decide(server, "lead", OpenRound(room_count=1))
+    await decide(server, "lead", StartRound())
+    runtime = await server.palabre.hub.get("jury")
+    assert runtime is not None
+    room = await runtime.read(lambda state: state.participants["j1"].room)
+    assert room is not None
+    facilitator = await runtime.read(lambda state: min(state.rooms[room].facilitators))
+    _, juror = await person(browser, server, tokens["j1"])
+    await expect(juror.locator(".room-name")).to_have_text("Room 1")
+    hand = juror.get_by_role("button", name="Raise my hand")
+    add_position = juror.get_by_role("button", name="Add a position")
+    await expect(add_position).to_be_enabled()
+
+    # Muted by the room's facilitator: said at once, with the reason; what it forbids is off.
+    mute = MuteParticipant(room=room, participant="j1", reason="Let others speak first.")
+    await decide(server, facilitator, mute)
+    state = juror.locator(".muted-state")
+    await expect(state).to_contain_text("A facilitator muted you in this room.")
+    await expect(state).to_contain_text("Reason: Let others speak first.")
+    await expect(hand).to_be_disabled()
+    await expect(add_position).to_be_disabled()
+    # A page opened later says it too: the room's snapshot carries the reason.
+    await juror.reload()
+    await juror.get_by_role("status").filter(has_text="Live").wait_for()
+    await expect(state).to_contain_text("Reason: Let others speak first.")
+    await expect(add_position).to_be_disabled()
+
+    # The lead, from the lead's own page over every room, unmutes: it clears at once.
+    await decide(server, "lead", UnmuteParticipant(room=room, participant="j1"))
+    await expect(state).to_have_count(0)
+    await expect(hand).to_be_enabled()
+    await expect(add_position).to_be_enabled()
+
+    # Muted again, then the round ends: in the plenary, where nobody muted them, nothing stays.
+    await decide(server, facilitator, mute)
+    await expect(state).to_contain_text("Reason: Let others speak first.")
+    await decide(server, "lead", CloseRound())
+    await expect(juror.locator(".room-name")).to_have_text("Plenary")
+    await expect(state).to_have_count(0)
+    await expect(hand).to_be_enabled()
