@@ -82,6 +82,9 @@ async def test_a_full_breakout_round_seen_by_a_juror_and_the_past_round_still_vi
     await expect(people).to_contain_text("Juror Number1 (you) online")
     await expect(people).to_contain_text(re.compile(r"Facilitated by (Fatou|Farid)"))
     await expect(juror.locator(".map")).to_contain_text(QUESTION)
+    # A facilitator's first screen gives the round's time left too.
+    _, facilitator = await person(browser, server, tokens["f1"])
+    await expect(facilitator.locator(".glance-round")).to_have_text(re.compile(r"1?\d:\d\d left"))
 
     # The room works: a turn, a position, a poll, and a post hidden by the lead.
     await juror.get_by_role("button", name="Raise my hand").click()
@@ -119,6 +122,9 @@ async def test_a_full_breakout_round_seen_by_a_juror_and_the_past_round_still_vi
     await expect(juror.locator(".round-line.recall")).to_have_text(
         re.compile(r"Everyone goes back to the plenary in [01]:\d\d: finish your point\.")
     )
+    await expect(facilitator.locator(".glance-round")).to_have_text(
+        re.compile(r"recall in [01]:\d\d")
+    )
     await lead.get_by_role("button", name="Recall now").click()
     await lead.get_by_role("button", name="Yes, recall now").click()
     await expect(juror.locator(".room-name")).to_have_text("Plenary")
@@ -134,7 +140,6 @@ async def test_a_full_breakout_round_seen_by_a_juror_and_the_past_round_still_vi
     await expect(lead.get_by_role("heading", name="All rooms")).to_be_visible()
 
     # So does a facilitator, and an observer on a phone, with nothing pushing the page sideways.
-    _, facilitator = await person(browser, server, tokens["f1"])
     await show_past_room(facilitator, room_label)
     await shows_what_the_room_produced(facilitator, room_label)
     _, observer = await watch(browser, server, "jury", viewport=PHONE)
