@@ -18,7 +18,7 @@ from facilitation.commands import (
     PostArgument,
     Vote,
 )
-from tests.browser.conftest import PHONE, person, screenshot, watch
+from tests.browser.conftest import PHONE, axe_violations, describe, person, screenshot, watch
 from tests.browser.test_juror_states import decide
 from tests.server.harness import LiveServer, demo_people
 
@@ -136,6 +136,8 @@ async def test_a_full_breakout_round_seen_by_a_juror_and_the_past_round_still_vi
     await show_past_room(lead, room_label)
     await shows_what_the_room_produced(lead, room_label)
     await screenshot(lead, "lead-past-room-desktop")
+    violations = await axe_violations(lead)
+    assert not violations, describe(violations)
     await lead.get_by_role("button", name="← Back to the live rooms").click()
     await expect(lead.get_by_role("heading", name="All rooms")).to_be_visible()
 
