@@ -349,7 +349,17 @@ def _views(builder: _Builder) -> None:
                 "started": BOOLEAN,
                 "deadline_ms": nullable(INTEGER),
                 "recall_at_ms": nullable(INTEGER),
-                "rooms": array(ref("ProposedRoom")),
+                "rooms": array(
+                    {
+                        "description": (
+                            "Who goes where for moderators; the room alone for everyone else."
+                        ),
+                        "anyOf": [
+                            ref("ProposedRoom"),
+                            closed({"room_id": STRING, "name": STRING}),
+                        ],
+                    }
+                ),
             },
             description="The round proposed or running; null when none is.",
         ),

@@ -34,6 +34,8 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
             "started": current.started,
             "deadline_ms": current.deadline_ms,
             "recall_at_ms": current.recall_at_ms,
+            # Who goes where is the moderators' business (and the whole roster's ids): the
+            # others are told the rooms, and learn their own from `moved`.
             "rooms": [
                 {
                     "room_id": room.room_id,
@@ -41,6 +43,8 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
                     "jurors": list(room.jurors),
                     "facilitators": list(room.facilitators),
                 }
+                if audience is Audience.MODERATOR
+                else {"room_id": room.room_id, "name": room.name}
                 for room in current.rooms
             ],
         },

@@ -653,13 +653,21 @@ const POLLS = {
 
 // --- The assembly (facilitation/assembly.py) -------------------------------------------------
 
-/** @param {RoundRoom} room */
-const roundRoom = (room) => ({
-  room_id: room.room_id,
-  name: room.name,
-  jurors: [...room.jurors].sort(compareIds),
-  facilitators: [...room.facilitators],
-});
+/**
+ * A room of a round as the audience's assembly view shows it: who goes where for moderators,
+ * the room alone for everyone else (the events tell all, the view does not).
+ * @param {Audience} audience
+ * @returns {(room: RoundRoom) => RoundRoom | {room_id: string, name: string}}
+ */
+const roundRoom = (audience) => (room) =>
+  audience === "mod"
+    ? {
+        room_id: room.room_id,
+        name: room.name,
+        jurors: [...room.jurors].sort(compareIds),
+        facilitators: [...room.facilitators],
+      }
+    : { room_id: room.room_id, name: room.name };
 
 /**
  * @param {ClientState} client
@@ -717,10 +725,10 @@ const ASSEMBLY = {
     withAssembly(c, (a) => ({
       ...a,
       round: { id: e.round_id, started: false, deadline_ms: null, recall_at_ms: null,
-               rooms: e.rooms.map(roundRoom) },
+               rooms: e.rooms.map(roundRoom(c.audience)) },
     })),
   allocation_adjusted: (c, e) =>
-    withRound(c, (round) => {
+    c.audience !== "mod" ? c : withRound(c, (round) => {
       // A juror changes rooms; a facilitator leaves every room they ran for the target alone.
       const wasJuror = round.rooms.some((room) => room.jurors.includes(e.participant));
       const rooms = round.rooms.map((room) => {
@@ -732,13 +740,13 @@ const ASSEMBLY = {
       return { ...round, rooms };
     }),
   round_started: (c, e) => {
-    const rooms = e.rooms.map(roundRoom);
+    const rooms = e.rooms.map(roundRoom(c.audience));
     const started = withAssembly(c, (a) => ({
       ...a,
       round: { id: e.round_id, started: true, deadline_ms: e.deadline_ms, recall_at_ms: null, rooms },
     }));
     // The new rooms' views come as snapshots (`moved`) to whoever follows them.
-    const leaving = rooms.flatMap((/** @type {RoundRoom} */ r) => [...r.jurors, ...r.facilitators]);
+    const leaving = e.rooms.flatMap((/** @type {RoundRoom} */ r) => [...r.jurors, ...r.facilitators]);
     return withRoom(started, PLENARY_ROOM, (room) => ({
       ...room,
       jurors: room.jurors.filter((p) => !leaving.includes(p)),
