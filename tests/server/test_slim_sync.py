@@ -155,17 +155,18 @@ async def test_the_roster_is_forbidden_to_who_may_not_see_it_and_bad_asks_are_re
         connected(server.url, token=tokens[juror]) as member,
         connected(server.url, assembly="jury") as observer,
     ):
-        for client, data in (
+        forbidden: list[tuple[Client, Any]] = [
             (member, {"room": other}),
             (member, {"room": PLENARY_ROOM}),
             (member, {}),
             (member, None),
             (observer, {}),
             (observer, {"room": None}),
-        ):
+        ]
+        for client, data in forbidden:
             reply = await roster(client, data)
             assert (reply["ok"], reply["error"]) == (False, "forbidden"), (data, reply)
-        for data, code in (
+        bad_asks: list[tuple[Any, str]] = [
             ({"room": "nowhere"}, "room_not_found"),
             ({"room": 7}, "invalid_command"),
             ({"room": ""}, "invalid_command"),
@@ -174,7 +175,8 @@ async def test_the_roster_is_forbidden_to_who_may_not_see_it_and_bad_asks_are_re
             ({"room": mine, "everyone": True}, "invalid_command"),
             ([mine], "invalid_command"),
             ("plenary", "invalid_command"),
-        ):
+        ]
+        for data, code in bad_asks:
             reply = await roster(member, data)
             assert (reply["ok"], reply["error"]) == (False, code), (data, reply)
         # Nothing was changed by any of it, and the juror still may see their own room.
