@@ -33,6 +33,8 @@ function replay(viewer) {
     { audience: viewer.audience, assembly: null, rooms: {}, people: {} },
     viewer.snapshots,
   );
+  // A viewer recorded without one (bench/soak_check.py's) is answered nobody.
+  const directory = viewer.directory ?? {};
   const checks = [];
   const asked = [];
   const askedFor = new Set();
@@ -43,7 +45,7 @@ function replay(viewer) {
       for (const id of fresh) askedFor.add(id);
       asked.push({ room, ids: fresh, followed: Object.keys(client.rooms) });
       const people = Object.fromEntries(
-        fresh.filter((id) => viewer.directory[id]).map((id) => [id, viewer.directory[id]]),
+        fresh.filter((id) => directory[id]).map((id) => [id, directory[id]]),
       );
       client = applyRoster(client, people);
     }
