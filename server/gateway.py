@@ -9,6 +9,7 @@ sends commands, each a socket event named after the command, answered by an ack:
 import json
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from server.fanout import Fanout
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.organiser import ASSEMBLY_ID
-from server.runtime import UNAVAILABLE, Unavailable
+from server.runtime import UNAVAILABLE, AssemblyRuntime, Unavailable
 from server.settings import Settings
 from server.snapshots import SnapshotCache
 from server.telemetry import Metrics
@@ -107,8 +108,11 @@ class Gateway:
         # what to do when a socket goes (its audio leaves with it).
         self.voice_available: Callable[[], bool] = lambda: False
         self.on_disconnect: list[Callable[[str], Awaitable[None]]] = []
-        # Per assembly: its streams' snapshots, encoded once for every `sync` that needs them.
-        self.snapshots: dict[str, SnapshotCache] = {}
+        # Per live assembly: its streams' snapshots, encoded once for every `sync` that needs
+        # them. Keyed by the runtime itself: one started afresh (another log) starts afresh.
+        self.snapshots: weakref.WeakKeyDictionary[AssemblyRuntime, SnapshotCache] = (
+            weakref.WeakKeyDictionary()
+        )
         sio.on("connect", self.admit)
         sio.on("disconnect", self.disconnect)
         sio.on("sync", self.sync)
@@ -266,7 +270,7 @@ class Gateway:
             "ice_servers": ice_servers_for(self.settings, sid, time.time()),
         }
 
-        cache = self.snapshots.setdefault(connection.assembly_id, SnapshotCache())
+        cache = self.snapshots.setdefault(runtime, SnapshotCache())
 
         def look(state: Assembly) -> dict[str, Any]:
             snapshots: dict[str, RawJson] = {}

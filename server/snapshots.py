@@ -27,7 +27,8 @@ def encode_view(view: dict[str, Any]) -> RawJson:
 
 
 class SnapshotCache:
-    """The latest encoded snapshot of each (stream, audience) of one assembly.
+    """The latest encoded snapshot of each (stream, audience) of one live assembly (the gateway
+    keeps one per `AssemblyRuntime`).
 
     Only what `read` shows may go in (committed state): a batch being written is never seen,
     so an entry always shows the log at its seqs. The runtime's `generation` is part of the

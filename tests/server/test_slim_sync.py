@@ -186,7 +186,9 @@ async def test_the_roster_is_forbidden_to_who_may_not_see_it_and_bad_asks_are_re
 async def test_a_cached_snapshot_is_built_again_after_a_new_event(server: LiveServer) -> None:
     tokens = await demo_people(server.organiser, jurors=3)
     async with connected(server.url, token=tokens["j1"]) as j1:
-        cache: SnapshotCache = server.palabre.gateway.snapshots["jury"]
+        runtime = server.palabre.hub.live_runtime("jury")
+        assert runtime is not None
+        cache: SnapshotCache = server.palabre.gateway.snapshots[runtime]
         before = cache.built
         async with connected(server.url, token=tokens["j2"]) as j2:
             # The same two snapshots, built once for both jurors, and sent as the same text.
