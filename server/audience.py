@@ -19,6 +19,7 @@ from facilitation.codec import encode
 from facilitation.events import (
     HandRaised,
     ParticipantAdded,
+    ParticipantMoved,
     PostUnhidden,
     RoomRulesChanged,
     RoundClosed,
@@ -45,7 +46,7 @@ ID_LIST_KEYS = frozenset({"order", "jurors", "muted", "endorsers", "not_spoken",
 # Maps keyed by participant id. Only these have keys renamed: a juror whose id happens to be
 # "seq" or "text" must not rename every field of that name.
 PARTICIPANT_MAPS = frozenset(
-    {"participants", "stats", "votes", "spoken_ms", "voiced_ms", "mute_reasons"}
+    {"participants", "people", "stats", "votes", "spoken_ms", "voiced_ms", "mute_reasons"}
 )
 # Events that carry a post's text, which a replay must leave out once the post is hidden.
 POSTING_EVENTS = frozenset({"question_posed", "position_posted", "argument_posted", "reply_posted"})
@@ -133,12 +134,22 @@ def payloads(
         # Who comes back to the plenary: a client that did not follow every room of the round
         # (nor see a removal in one) could not tell otherwise.
         full = {**full, "returned": _returned(state, event.round_id)}
+    if isinstance(event, ParticipantMoved):
+        # Snapshots no longer carry the whole roster: the room someone joins may never have
+        # met them, and needs their name and role (a facilitator is listed apart from jurors).
+        moved = state.participants[event.participant]
+        full = {**full, "role": moved.role.value, "display_name": moved.display_name}
     member = full
     if isinstance(event, ParticipantAdded):
         member = {**full, "attributes": {}}
+    if isinstance(event, ParticipantMoved):
+        # Balancing attributes: moderators only, as in the rooms' `people`.
+        full = {**full, "attributes": state.participants[event.participant].attributes}
     observer = pseudonymise(member, pseudonyms(state) if names is None else names)
     if isinstance(event, ParticipantAdded) and state.pseudonymous and event.role is Role.JUROR:
         observer = {**observer, "display_name": event.pseudonym}
+    if isinstance(event, ParticipantMoved) and state.pseudonymous and full["role"] == "juror":
+        observer = {**observer, "display_name": state.participants[event.participant].pseudonym}
     return {Audience.MODERATOR: full, Audience.MEMBER: member, Audience.OBSERVER: observer}
 
 

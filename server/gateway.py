@@ -9,6 +9,7 @@ sends commands, each a socket event named after the command, answered by an ack:
 import json
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,19 +17,30 @@ from typing import Any
 import socketio
 from pydantic import ValidationError
 
-from facilitation import ASSEMBLY_STREAM, PLENARY_ROOM, Assembly, Command, Role, RoomCommand
+from facilitation import (
+    ASSEMBLY_STREAM,
+    PLENARY_ROOM,
+    Assembly,
+    Command,
+    ErrorCode,
+    Role,
+    RoomCommand,
+)
 from facilitation.codec import decode_command, validation_detail
+from server.audience import Audience, replayed
 from server.connections import Connection, TokenBucket
-from server.fanout import Fanout, catch_up
+from server.fanout import Fanout
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
 from server.organiser import ASSEMBLY_ID
-from server.runtime import UNAVAILABLE, Unavailable
+from server.runtime import UNAVAILABLE, AssemblyRuntime, Unavailable
 from server.settings import Settings
+from server.snapshots import SnapshotCache
 from server.telemetry import Metrics
 from server.throttle import AddressLimiter, client_address
+from server.views import roster_view
 from server.voice.ice import ice_servers_for
-from server.wire import MALFORMED, MAX_NESTING_DEPTH, TOO_DEEP
+from server.wire import MALFORMED, MAX_NESTING_DEPTH, TOO_DEEP, RawJson
 
 log = logging.getLogger("palabre.gateway")
 
@@ -96,9 +108,15 @@ class Gateway:
         # what to do when a socket goes (its audio leaves with it).
         self.voice_available: Callable[[], bool] = lambda: False
         self.on_disconnect: list[Callable[[str], Awaitable[None]]] = []
+        # Per live assembly: its streams' snapshots, encoded once for every `sync` that needs
+        # them. Keyed by the runtime itself: one started afresh (another log) starts afresh.
+        self.snapshots: weakref.WeakKeyDictionary[AssemblyRuntime, SnapshotCache] = (
+            weakref.WeakKeyDictionary()
+        )
         sio.on("connect", self.admit)
         sio.on("disconnect", self.disconnect)
         sio.on("sync", self.sync)
+        sio.on("roster", self.roster)
         sio.on("*", self.command)
 
     def _sent_by_client(self, sid: str) -> bool:
@@ -252,25 +270,34 @@ class Gateway:
             "ice_servers": ice_servers_for(self.settings, sid, time.time()),
         }
 
-        def look(state: Any) -> dict[str, Any]:
-            snapshots: dict[str, Any] = {}
+        cache = self.snapshots.setdefault(runtime, SnapshotCache())
+
+        def look(state: Assembly) -> dict[str, Any]:
+            snapshots: dict[str, RawJson] = {}
             events: list[dict[str, Any]] = []
+            now_ms = runtime.clock()
             for stream in sorted(connection.streams):
                 last = resume.get(stream)
-                valid = isinstance(last, int) and not isinstance(last, bool) and last >= 0
-                missed, snapshot = catch_up(
-                    runtime, state, stream, last if valid else None, connection.audience
+                missed = (
+                    runtime.missed(stream, last)
+                    if isinstance(last, int) and not isinstance(last, bool) and last >= 0
+                    else None
                 )
-                events.extend(missed)
-                if snapshot is not None:
-                    snapshots[stream] = snapshot
+                if missed is None:
+                    # Encoded once per stream, audience and seq, whoever asks.
+                    snapshots[stream] = cache.get(
+                        state, runtime.generation, runtime.id, stream, connection.audience, now_ms
+                    )
+                else:
+                    audience = connection.audience
+                    events.extend(replayed(state, d.payloads[audience], audience) for d in missed)
             return {
                 "ok": True,
                 "you": {
                     **connection.describe(state),
                     "voice": voice,
                 },
-                "server_time_ms": runtime.clock(),
+                "server_time_ms": now_ms,
                 "snapshots": snapshots,
                 "events": events,
             }
@@ -279,6 +306,47 @@ class Gateway:
             return await runtime.read(look)
         except Unavailable:
             return error(UNAVAILABLE, "the assembly cannot answer now: try again")
+
+    async def roster(self, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+        """The people of a room (`{"room": id}`), or everyone (`{}`), named as the asker may see
+        them: what a `sync` no longer carries, for a client that meets someone it cannot name."""
+        connection = self.fanout.connections.get(sid)
+        if connection is None:
+            return error(EdgeCode.NOT_CONNECTED)
+        if not connection.bucket.take():
+            self.metrics.refusals.labels(code=EdgeCode.RATE_LIMITED).inc()
+            return error(EdgeCode.RATE_LIMITED, "slow down: too many messages")
+        fields = {} if data is None else data
+        if extra or not isinstance(fields, dict):
+            return error(EdgeCode.INVALID_COMMAND, "roster takes one object")
+        unknown = sorted(set(fields) - {"room"})
+        if unknown:
+            return error(EdgeCode.INVALID_COMMAND, f"{unknown[0][:64]!r}: not a field of roster")
+        room = fields.get("room")
+        if room is not None and not (
+            isinstance(room, str) and 0 < len(room) <= MAX_ROOM_ID_CHARS and room != ASSEMBLY_STREAM
+        ):
+            return error(EdgeCode.INVALID_COMMAND, "room: the id of a room, or null for everyone")
+        runtime = await self.hub.get(connection.assembly_id)
+        assert runtime is not None
+
+        def look(state: Assembly) -> dict[str, Any]:
+            if room is not None and room not in state.rooms:
+                return error(EdgeCode.ROOM_NOT_FOUND, f"no room {room!r}")
+            if not may_see_roster(connection, state, room):
+                return error(
+                    ErrorCode.FORBIDDEN,
+                    "only moderators see everyone; others, the room they sit in or watch",
+                )
+            return {"ok": True, **roster_view(state, room, connection.audience)}
+
+        try:
+            reply = await runtime.read(look)
+        except Unavailable:
+            return error(UNAVAILABLE, "the assembly cannot answer now: try again")
+        if not reply["ok"]:
+            self.metrics.refusals.labels(code=reply["error"]).inc()
+        return reply
 
     async def command(self, event: str, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
         connection = self.fanout.connections.get(sid)
@@ -344,3 +412,17 @@ class Gateway:
     def hub_room_of(self, connection: Connection) -> str | None:
         rooms = sorted(connection.streams - {ASSEMBLY_STREAM})
         return rooms[0] if len(rooms) == 1 else None
+
+
+def may_see_roster(connection: Connection, state: Assembly, room: str | None) -> bool:
+    """Moderators (the lead, facilitators) may see anyone, as they run the rooms; a juror, the
+    room they sit in; an observer, any one room (they may watch any: who is in it is shown
+    there), never the whole roster at once."""
+    if connection.audience is Audience.MODERATOR:
+        return True
+    if room is None:
+        return False
+    if connection.role is Role.OBSERVER:
+        return True
+    participant = state.participants.get(connection.participant or "")
+    return participant is not None and participant.room == room

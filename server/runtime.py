@@ -188,6 +188,9 @@ class AssemblyRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self.scheduler = Scheduler(self._expire, clock)
         self._names = PseudonymCache()
+        # Bumped whenever memory is rebuilt from the log: what was derived from the state
+        # before (`server.snapshots`' encoded views) must not be taken for the same seqs after.
+        self.generation = 0
 
     @property
     def position(self) -> int:
@@ -447,6 +450,7 @@ class AssemblyRuntime:
         self._state, self._position = state, position
         self._recent = {}
         self._names = PseudonymCache()
+        self.generation += 1
         self._healthy = True
 
     async def _rebuild(self, *, upto: int | None) -> tuple[Assembly, int]:
@@ -458,6 +462,7 @@ class AssemblyRuntime:
         # The pseudonyms may include someone the batch added: make them again from the log.
         self._names = PseudonymCache()
         self._state, _ = await self._rebuild(upto=self._position)
+        self.generation += 1
         self._healthy = True
 
     async def _recover(self) -> None:

@@ -20,6 +20,7 @@ from facilitation.events import (
     ArgumentPosted,
     FloorGranted,
     HandRaised,
+    ParticipantMoved,
     ParticipantMuted,
     PollClosed,
     PollOpened,
@@ -217,6 +218,20 @@ def _event(builder: _Builder, cls: type[Event]) -> dict[str, Any]:
             description="Who goes back to the plenary: everyone seated in the round's rooms.",
         )
         schema["required"].append("returned")
+    if cls is ParticipantMoved:
+        # Snapshots carry no whole roster: the room joined may not know who this is.
+        schema["properties"]["role"] = ref("Role")
+        schema["properties"]["display_name"] = {
+            "description": "Their name (a juror's pseudonym, for observers of a pseudonymous"
+            " assembly).",
+            **STRING,
+        }
+        schema["properties"]["attributes"] = {
+            "description": "Their balancing attributes: moderators only.",
+            "type": "object",
+            "additionalProperties": STRING,
+        }
+        schema["required"] += ["role", "display_name"]
     if cls is VoteCast:
         return _vote_cast(builder, schema)
     return schema
@@ -278,13 +293,16 @@ def _views(builder: _Builder) -> None:
                 "title": STRING,
                 "public": BOOLEAN,
                 "pseudonymous": BOOLEAN,
-                "participants": {
+                "counts": {
                     "description": (
-                        "Everyone but observers, by id (by pseudonym for observers of a"
-                        " pseudonymous assembly)."
+                        "How many people of each role the assembly has had, the removed"
+                        " included (observers are not counted). No roster: each room view's"
+                        " `people`, and `roster` on demand."
                     ),
                     "type": "object",
-                    "additionalProperties": ref("participant_view"),
+                    "properties": dict.fromkeys(("juror", "facilitator", "lead"), COUNT),
+                    "required": ["juror", "facilitator", "lead"],
+                    "additionalProperties": False,
                 },
                 "round": nullable(ref("round_view")),
                 "announcements": array(
@@ -301,12 +319,22 @@ def _views(builder: _Builder) -> None:
         ),
     )
     builder.add(
-        "participant_view",
+        "people",
+        {
+            "description": (
+                "Participant id (a juror's pseudonym, for observers of a pseudonymous"
+                " assembly) -> who they are. Never observers."
+            ),
+            "type": "object",
+            "additionalProperties": ref("person_view"),
+        },
+    )
+    builder.add(
+        "person_view",
         closed(
             {
                 "name": STRING,
                 "role": ref("Role"),
-                "room": nullable(STRING),
                 "attributes": {
                     "description": "Balancing attributes: moderators only.",
                     "type": "object",
@@ -324,7 +352,17 @@ def _views(builder: _Builder) -> None:
                 "started": BOOLEAN,
                 "deadline_ms": nullable(INTEGER),
                 "recall_at_ms": nullable(INTEGER),
-                "rooms": array(ref("ProposedRoom")),
+                "rooms": array(
+                    {
+                        "description": (
+                            "Who goes where for moderators; the room alone for everyone else."
+                        ),
+                        "anyOf": [
+                            ref("ProposedRoom"),
+                            closed({"room_id": STRING, "name": STRING}),
+                        ],
+                    }
+                ),
             },
             description="The round proposed or running; null when none is.",
         ),
@@ -366,6 +404,13 @@ def _views(builder: _Builder) -> None:
                 "nodes": array(ref("node_view")),
                 "polls": array(ref("poll_view")),
                 "agenda": array(ref("agenda_item_view")),
+                "people": ref("people")
+                | {
+                    "description": (
+                        "Everyone the view names: who sits in or runs the room, and anyone its"
+                        " figures, statements, posts, open votes or moderation name."
+                    )
+                },
                 "stats": {
                     "description": (
                         "Committed speaking figures of whoever spoke here, by participant: the"
@@ -624,6 +669,31 @@ def _session(builder: _Builder) -> None:
     )
     builder.add("sync_reply", {"title": "sync reply", **by_ok(ref("sync_ok"), ref("ack_error"))})
     builder.add(
+        "roster_request",
+        closed(
+            {
+                "room": nullable(STRING)
+                | {"description": "A room's id; null or left out: everyone (moderators only)."}
+            },
+            optional=("room",),
+            title="roster",
+        ),
+    )
+    builder.add(
+        "roster_ok",
+        closed(
+            {
+                "ok": {"const": True},
+                "room": nullable(STRING),
+                "seq": COUNT | {"description": "The assembly stream's seq it was read at."},
+                "people": ref("people"),
+            }
+        ),
+    )
+    builder.add(
+        "roster_reply", {"title": "roster reply", **by_ok(ref("roster_ok"), ref("ack_error"))}
+    )
+    builder.add(
         "moved",
         closed(
             {"you": ref("you"), "snapshots": ref("snapshots")},
@@ -802,7 +872,8 @@ def protocol_schema() -> dict[str, Any]:
     """The whole socket protocol; `x-socket` maps each socket message to its definition."""
     builder = _Builder()
     client_events: dict[str, Any] = {
-        "sync": {"payload": "#/$defs/sync_request", "ack": "#/$defs/sync_reply"}
+        "sync": {"payload": "#/$defs/sync_request", "ack": "#/$defs/sync_reply"},
+        "roster": {"payload": "#/$defs/roster_request", "ack": "#/$defs/roster_reply"},
     }
     for name, command in Command.registry.items():
         builder.add(command_def(name), _command(builder, command))

@@ -2,13 +2,17 @@
 
 A client starts from a snapshot and applies the events that follow it; the audiences and their
 redactions are the same as the events' (see `server.audience`).
+
+The assembly view carries no roster: each room view names its own people (`people`), so a
+juror's `sync` holds their room and the assembly's essentials, not a thousand names; the
+roster of a room, or everyone's, comes on demand (`roster_view`, the socket's `roster`).
 """
 
 from typing import Any
 
 from facilitation import ASSEMBLY_STREAM, Assembly, Role
 from facilitation.polls import totals
-from facilitation.state import Room
+from facilitation.state import Participant, Room
 from server.audience import Audience, pseudonymise, pseudonyms
 
 
@@ -20,18 +24,9 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
         "title": state.title,
         "public": state.public,
         "pseudonymous": state.pseudonymous,
-        "participants": {
-            p.id: {
-                "name": p.pseudonym
-                if audience is Audience.OBSERVER and state.pseudonymous and p.role is Role.JUROR
-                else p.display_name,
-                "role": p.role.value,
-                "room": p.room,
-                **({"attributes": p.attributes} if audience is Audience.MODERATOR else {}),
-            }
-            for p in state.participants.values()
-            if p.role is not Role.OBSERVER
-        },
+        # How many people of each role the assembly has had (the removed included): the roster
+        # itself is each room's `people`, and `roster` on demand.
+        "counts": counts(state),
         "round": None
         if current is None
         else {
@@ -39,6 +34,8 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
             "started": current.started,
             "deadline_ms": current.deadline_ms,
             "recall_at_ms": current.recall_at_ms,
+            # Who goes where is the moderators' business (and the whole roster's ids): the
+            # others are told the rooms, and learn their own from `moved`.
             "rooms": [
                 {
                     "room_id": room.room_id,
@@ -46,6 +43,8 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
                     "jurors": list(room.jurors),
                     "facilitators": list(room.facilitators),
                 }
+                if audience is Audience.MODERATOR
+                else {"room_id": room.room_id, "name": room.name}
                 for room in current.rooms
             ],
         },
@@ -122,6 +121,7 @@ def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) ->
         # Committed figures only (no live turn, no hand still waiting): a client adds events to
         # them and derives the fairness figures (Gini, who has not spoken) itself. `spoken_ms`
         # is floor time, `voiced_ms` what the media server heard.
+        "people": people_view(state, room_people(state, room), audience),
         "stats": {
             participant: {
                 "spoken_ms": stats.spoken_ms,
@@ -131,6 +131,77 @@ def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) ->
             }
             for participant, stats in room.stats.items()
         },
+    }
+    return _redact(state, view, audience)
+
+
+ROLES_COUNTED = (Role.JUROR, Role.FACILITATOR, Role.LEAD)
+
+
+def counts(state: Assembly) -> dict[str, int]:
+    """People per role, observers aside: the roster only grows, so a client adds one per
+    `participant_added`."""
+    found = dict.fromkeys((role.value for role in ROLES_COUNTED), 0)
+    for participant in state.participants.values():
+        if participant.role is not Role.OBSERVER:
+            found[participant.role.value] += 1
+    return found
+
+
+def room_people(state: Assembly, room: Room) -> set[str]:
+    """Everyone a room's view names: who sits or runs it, and whoever its figures, statements,
+    posts, votes and moderation name (someone who spoke there and left, a lead's interjection),
+    so a client can put a name to every id it shows of the room."""
+    named = set(room.jurors) | room.facilitators | room.muted | room.stats.keys()
+    named.update(entry.participant for entry in room.queue)
+    named.update(entry.participant for entry in room.replies)
+    named.update(statement.speaker for statement in room.statements)
+    if room.floor is not None:
+        named.add(room.floor.speaker)
+    for node in room.nodes.values():
+        named.add(node.author)
+        named.update(node.endorsers)
+        named.update(actor for _, actor, _ in node.moderation)
+    for poll in room.polls.values():
+        # A secret poll's votes are keyed by ballot ids, never by people.
+        if not poll.secret:
+            named.update(poll.votes)
+    return named
+
+
+def people_view(state: Assembly, ids: set[str], audience: Audience) -> dict[str, Any]:
+    """id -> name and role (and balancing attributes, for moderators) of the given people who
+    are on the roster; observers are nobody's business, and the system is nobody.
+
+    Keyed by id and named by display name: `_redact` pseudonymises the keys for observers, and
+    a juror's name is their pseudonym there."""
+    listed = (state.participants.get(person) for person in sorted(ids))
+    return {
+        participant.id: _person(state, participant, audience)
+        for participant in listed
+        if participant is not None and participant.role is not Role.OBSERVER
+    }
+
+
+def _person(state: Assembly, participant: Participant, audience: Audience) -> dict[str, Any]:
+    pseudonymised = (
+        audience is Audience.OBSERVER and state.pseudonymous and participant.role is Role.JUROR
+    )
+    return {
+        "name": participant.pseudonym if pseudonymised else participant.display_name,
+        "role": participant.role.value,
+        **({"attributes": participant.attributes} if audience is Audience.MODERATOR else {}),
+    }
+
+
+def roster_view(state: Assembly, room_id: str | None, audience: Audience) -> dict[str, Any]:
+    """The `roster` reply: a room's people (as its view names them), or everyone on the
+    roster when `room_id` is None, redacted for the audience."""
+    ids = set(state.participants) if room_id is None else room_people(state, state.rooms[room_id])
+    view = {
+        "room": room_id,
+        "seq": state.seqs.get(ASSEMBLY_STREAM, 0),
+        "people": people_view(state, ids, audience),
     }
     return _redact(state, view, audience)
 

@@ -1,13 +1,21 @@
-"""The socket's packets: python-socketio's, with JSON nested too deep refused before decoding.
+"""The socket's packets: python-socketio's, with JSON nested too deep refused before decoding,
+and JSON encoded once (`RawJson`) placed in a packet as it is.
 
 `json.loads` recurses once per level, so a small message nested a few thousand levels deep
 raised `RecursionError` inside python-socketio's packet decoder: no ack, a traceback in the log.
 Here the nesting is measured first; a message too deep decodes to the event `TOO_DEEP`, which
 no JSON text can name, so the gateway answers it like any other bad command.
+
+Going out, python-socketio looks for binary parts in every value of every packet, recursively
+(`Packet.data_is_binary`), and then encodes it whole. palabre never sends binary, so its packets
+say so (`uses_binary_events = False`, the attribute python-socketio's own msgpack packets set),
+and a snapshot encoded once for a connect storm (`server.snapshots`) goes into each `sync`
+reply as the same text, not walked or encoded again.
 """
 
 import json
 import re
+import secrets
 from typing import Any
 
 import engineio.packet
@@ -50,10 +58,55 @@ def nested_deeper_than(text: str, limit: int) -> bool:
     return False
 
 
+class RawJson:
+    """A JSON value already encoded (a snapshot), put into a packet as its text is.
+
+    `seq` is the view's own, so code that sequences snapshots need not decode the text."""
+
+    __slots__ = ("seq", "text")
+
+    def __init__(self, text: str, seq: int) -> None:
+        self.text = text
+        self.seq = seq
+
+    def __repr__(self) -> str:
+        return f"RawJson(seq={self.seq}, {len(self.text)} chars)"
+
+
+# Stands in a packet's JSON for a `RawJson` until its text replaces it: random per process, so
+# no text a client sends can name it.
+_RAW_MARK = f"raw-json-{secrets.token_hex(16)}-"
+
+
+def dumps_with_raw(data: Any, **options: Any) -> str:
+    """`json.dumps`, with each `RawJson` written as its text (the C encoder does the rest)."""
+    raws: list[RawJson] = []
+
+    def mark(value: Any) -> str:
+        if not isinstance(value, RawJson):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        raws.append(value)
+        return f"{_RAW_MARK}{len(raws) - 1}"
+
+    text = json.dumps(data, default=mark, **options)
+    if not raws:
+        return text
+    # Each mark is a whole JSON string: its quotes go with it. Built in one pass, in order.
+    parts: list[str] = []
+    start = 0
+    for index, raw in enumerate(raws):
+        quoted = f'"{_RAW_MARK}{index}"'
+        at = text.index(quoted, start)
+        parts.extend((text[start:at], raw.text))
+        start = at + len(quoted)
+    parts.append(text[start:])
+    return "".join(parts)
+
+
 class DepthLimitedJson:
     """The JSON module of the server's packets (python-socketio calls `dumps` and `loads`)."""
 
-    dumps = staticmethod(json.dumps)
+    dumps = staticmethod(dumps_with_raw)
 
     @staticmethod
     def loads(text: str, **options: Any) -> Any:
@@ -71,6 +124,8 @@ class DepthLimitedPacket(socketio.packet.Packet):  # type: ignore[misc]
     (`json=` would replace the module of every packet in the process, clients' included)."""
 
     json = DepthLimitedJson
+    # palabre sends no binary: no walk through every value of every packet looking for it.
+    uses_binary_events = False
 
     def __init__(self, *args: Any, encoded_packet: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, encoded_packet=encoded_packet, **kwargs)

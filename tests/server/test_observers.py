@@ -172,20 +172,16 @@ async def test_observers_of_a_pseudonymous_assembly_never_learn_who_the_jurors_a
             polls = {poll["poll_id"]: poll for poll in observer_view["polls"]}
             assert (polls[f"p{secret}"]["votes"], polls[f"p{secret}"]["totals"]) == ({}, [1, 1])
             assert polls[f"p{public}"]["votes"] == {"Juror 1": [4]}
-            participants = late_observer.snapshots[ASSEMBLY_STREAM]["participants"]
-            assert participants["Juror 1"] == {
-                "name": "Juror 1",
-                "role": "juror",
-                "room": "plenary",
-            }
+            people = observer_view["people"]
+            assert people["Juror 1"] == {"name": "Juror 1", "role": "juror"}
 
             assert node(late_member.snapshots[PLENARY_ROOM], f"n{argument}")["text"] is None
             assert node(late_moderator.snapshots[PLENARY_ROOM], f"n{argument}")["text"] == (
                 "You liar."
             )
-            member_roster = late_member.snapshots[ASSEMBLY_STREAM]["participants"]
+            member_roster = late_member.snapshots[PLENARY_ROOM]["people"]
             assert all("attributes" not in person for person in member_roster.values())
-            moderator_roster = late_moderator.snapshots[ASSEMBLY_STREAM]["participants"]
+            moderator_roster = late_moderator.snapshots[PLENARY_ROOM]["people"]
             assert moderator_roster["j1"]["attributes"] == {"age": "30-44"}
 
 

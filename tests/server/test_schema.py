@@ -403,7 +403,7 @@ def test_every_command_and_every_event_has_a_definition() -> None:
         assert f"event.{name}" in defs, name
     voice = {"voice_join", "voice_ice", "voice_mute_self", "voice_leave", "voice_listen"}
     voice |= {"voice_listen_answer"}
-    others = {"sync", "past_rounds"}
+    others = {"sync", "past_rounds", "roster"}
     assert set(SCHEMA["x-socket"]["client_events"]) == {*Command.registry, *others, *voice}
     assert set(defs["event"]["properties"]["type"]["enum"]) == set(Event.registry)
 
@@ -447,6 +447,8 @@ def test_every_event_validates_for_every_audience(session: Session) -> None:
             )
             if isinstance(event, ev.RoundClosed):
                 added = {"returned"}
+            if isinstance(event, ev.ParticipantMoved):
+                added = {"role", "display_name", "attributes"}
             assert set(moderator) - set(encode(event)) <= added
             for key in added:
                 moderator.pop(key, None)
@@ -507,8 +509,8 @@ def test_snapshots_show_what_each_audience_may_see(session: Session) -> None:
     for audience, node in hidden:
         assert (node["text"] is None) == (audience is not Audience.MODERATOR)
     for definition, audience, view in session.snapshots:
-        if definition == "assembly_view":
-            has_attributes = any("attributes" in p for p in view["participants"].values())
+        if definition == "room_view" and view["people"]:
+            has_attributes = any("attributes" in p for p in view["people"].values())
             assert has_attributes == (audience is Audience.MODERATOR)
 
 
@@ -711,5 +713,8 @@ def test_snapshots_with_an_unknown_field_or_a_wrong_type_are_refused(session: Se
         invalid("room_view", broken)
     assembly = next(v for d, a, v in session.snapshots if d == "assembly_view")
     broken = copy.deepcopy(assembly)
-    next(iter(broken["participants"].values()))["email"] = "x@example.org"
+    broken["counts"]["observer"] = 3
     invalid("assembly_view", broken)
+    broken = copy.deepcopy(room)
+    next(iter(broken["people"].values()))["email"] = "x@example.org"
+    invalid("room_view", broken)

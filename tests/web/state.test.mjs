@@ -4,7 +4,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gini, roomFairness } from "../../web/static/js/fairness.js";
-import { applyEvent, applySnapshots, compareIds, dropStreams } from "../../web/static/js/state.js";
+import {
+  applyEvent,
+  applyRoster,
+  applySnapshots,
+  compareIds,
+  dropStreams,
+  missingPeople,
+} from "../../web/static/js/state.js";
 
 const room = (id, changes = {}) => ({
   id,
@@ -35,21 +42,21 @@ const room = (id, changes = {}) => ({
   ...changes,
 });
 
-const assembly = (participants = {}) => ({
+const assembly = () => ({
   id: "jury",
   seq: 0,
   title: "Jury",
   public: true,
   pseudonymous: false,
-  participants,
+  counts: { juror: 0, facilitator: 0, lead: 0 },
   round: null,
   announcements: [],
 });
 
-const client = (rooms, participants = {}) =>
+const client = (rooms, people = {}) =>
   applySnapshots(
-    { audience: "member", assembly: null, rooms: {} },
-    { assembly: assembly(participants), ...Object.fromEntries(rooms.map((r) => [r.id, r])) },
+    { audience: "member", assembly: null, rooms: {}, people },
+    { assembly: assembly(), ...Object.fromEntries(rooms.map((r) => [r.id, r])) },
   );
 
 const at = (type, roomId, seq, fields = {}) => ({
@@ -148,20 +155,54 @@ test("snapshots replace views; dropping keeps only the streams still followed", 
   assert.equal(dropped.assembly, before.assembly);
   assert.equal(dropStreams(before, ["plenary"]).assembly, null);
   const fresh = room("r1", { seq: 9, locked: true });
-  assert.equal(applySnapshots(before, { r1: fresh }).rooms.r1, fresh);
+  assert.deepEqual(applySnapshots(before, { r1: fresh }).rooms.r1, fresh);
 });
 
-test("a room snapshot that no longer lists a juror the client seats there: removed", () => {
-  const people = {
-    j1: { name: "J1", role: "juror", room: "r1" },
-    j2: { name: "J2", role: "juror", room: "r1" },
-    f1: { name: "F1", role: "facilitator", room: "r1" },
-  };
-  const before = client([], people);
-  const after = applySnapshots(before, { r1: room("r1", { jurors: ["j2"] }) });
-  assert.equal(after.assembly.participants.j1.room, null);
-  assert.equal(after.assembly.participants.j2, before.assembly.participants.j2);
-  assert.equal(after.assembly.participants.f1, before.assembly.participants.f1);
+test("a room snapshot's people go to the directory, not into the room kept", () => {
+  const j1 = { name: "J1", role: "juror" };
+  const before = client([], { j1 });
+  const people = { j1: { name: "someone else", role: "juror" }, f1: { name: "F1", role: "facilitator" } };
+  const after = applySnapshots(before, { r1: room("r1", { jurors: ["j1"], people }) });
+  assert.equal("people" in after.rooms.r1, false);
+  assert.equal(after.people.j1, j1, "names never change: the one known is kept");
+  assert.deepEqual(after.people.f1, people.f1);
+  assert.equal(applyRoster(after, { f1: people.f1 }), after, "nothing new: the same state");
+});
+
+test("whom the client shows but cannot name: per room followed, and the round for moderators", () => {
+  const known = { j1: { name: "J1", role: "juror" } };
+  const floor = { turn_id: "t", speaker: "j3", kind: "turn", started_at_ms: 0, deadline_ms: 1,
+                  warning_at_ms: 1, paused_ms: 0, nodes: [] };
+  const plenary = room("plenary", { jurors: ["j1", "j2"], floor, stats: { f9: {} } });
+  const c = client([plenary, room("r1", { jurors: ["j1"] })], known);
+  assert.deepEqual(missingPeople(c), [{ room: "plenary", ids: ["f9", "j2", "j3"] }]);
+  const round = { id: "r", started: false, deadline_ms: null, recall_at_ms: null,
+                  rooms: [{ room_id: "r1", name: "Room 1", jurors: ["j1", "j7"], facilitators: [] }] };
+  const withRound = { ...c, assembly: { ...c.assembly, round } };
+  assert.equal(missingPeople(withRound).length, 1, "members do not name the round's people");
+  const moderator = { ...withRound, audience: "mod" };
+  assert.deepEqual(missingPeople(moderator).at(-1), { room: null, ids: ["j7"] });
+  const named = applyRoster(moderator, {
+    j2: { name: "J2", role: "juror" }, j3: { name: "J3", role: "juror" },
+    f9: { name: "F9", role: "facilitator" }, j7: { name: "J7", role: "juror" },
+  });
+  assert.deepEqual(missingPeople(named), []);
+});
+
+test("a move names who moved, as the audience may see them", () => {
+  const moved = (audience) =>
+    applyEvent(
+      { ...client([room("r1"), room("r2", { facilitators: ["f2"] })]), audience },
+      at("participant_moved", "assembly", 1, {
+        participant: "f2", from_room: "r2", to_room: "r1", role: "facilitator",
+        display_name: "F2", attributes: { area: "north" },
+      }),
+    );
+  const mod = moved("mod");
+  assert.deepEqual(mod.rooms.r1.facilitators, ["f2"], "a facilitator, not a juror");
+  assert.deepEqual(mod.rooms.r2.facilitators, []);
+  assert.deepEqual(mod.people.f2, { name: "F2", role: "facilitator", attributes: { area: "north" } });
+  assert.deepEqual(moved("member").people.f2, { name: "F2", role: "facilitator" });
 });
 
 test("ids sort by code point, as Python sorts them", () => {
@@ -207,7 +248,7 @@ test("the assembly's creation names the plenary; people join it by role and audi
   const blank = { ...assembly(), title: "", seq: 0 };
   const start = (audience) =>
     applySnapshots(
-      { audience, assembly: null, rooms: {} },
+      { audience, assembly: null, rooms: {}, people: {} },
       { assembly: blank, plenary: room("plenary", { name: "" }) },
     );
   const created = applyEvent(
@@ -236,12 +277,12 @@ test("the assembly's creation names the plenary; people join it by role and audi
     c = add(c, "f1", "facilitator", 2);
     c = add(c, "lead", "lead", 3);
     c = add(c, "press", "observer", 4);
-    assert.deepEqual(Object.keys(c.assembly.participants), ["j1", "f1", "lead"]);
+    assert.deepEqual(Object.keys(c.people), ["j1", "f1", "lead"]);
+    assert.deepEqual(c.assembly.counts, { juror: 1, facilitator: 1, lead: 1 });
     assert.deepEqual(c.rooms.plenary.jurors, ["j1"]);
     assert.deepEqual(c.rooms.plenary.facilitators, ["f1"]);
-    assert.equal(c.assembly.participants.lead.room, null);
     assert.equal(c.assembly.seq, 4);
-    const attributes = c.assembly.participants.j1.attributes;
+    const attributes = c.people.j1.attributes;
     assert.deepEqual(attributes, audience === "mod" ? { area: "north" } : undefined);
   }
 });

@@ -13,10 +13,11 @@ tests/web/replay.mjs feeds the same steps through web/static/js/state.js and fai
 at every checkpoint the client state must equal the snapshots and its fairness figures
 `metrics.room_fairness` (for an observer of a pseudonymous assembly, under pseudonyms).
 
-What a client cannot know, and so what the checks allow: a juror removed in a room the viewer
-does not follow still sits there in its assembly view, until an event or snapshot tells it
-better (a move of that juror; the recall of the round, if the room was one of it; a snapshot
-of that room). An observer of a breakout room that closed never learns of a removal elsewhere.
+Snapshots carry no whole roster: each room view names its people, which the client keeps in
+one directory. When it shows someone it cannot name (`missingPeople`: people back from a room
+it did not follow), it asks `roster`, as the page does; the replay answers from what the
+server's `roster` would say. At every checkpoint the client must name everyone the server's
+room views name, as the server names them for its audience.
 """
 
 import json
@@ -45,6 +46,7 @@ from facilitation.state import Room
 from server.audience import Audience, payloads, pseudonymise, pseudonyms
 from server.connections import Connection, TokenBucket
 from server.fanout import MEMBERSHIP_EVENTS, stream_view
+from server.views import roster_view
 from tests.core.builders import World, only
 from tests.web.node import HERE, run_node
 
@@ -75,9 +77,6 @@ class Checkpoint:
     label: str
     snapshots: dict[str, Json]
     fairness: dict[str, list[Json]]
-    # Juror (as this viewer names them) -> the room they were removed from, out of this viewer's
-    # sight and not learnt of since: its assembly view may still seat them there.
-    may_lag: dict[str, str]
 
 
 @dataclass
@@ -87,7 +86,9 @@ class Viewer:
     snapshots: dict[str, Json] = field(default_factory=dict)
     steps: list[Json] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
-    unseen_removals: dict[str, str] = field(default_factory=dict)
+    # What `roster` with no room answers this viewer at the end (names never change, and the
+    # roster only grows): the replay answers the client's `roster` asks from it.
+    directory: dict[str, Json] = field(default_factory=dict)
 
     @property
     def audience(self) -> Audience:
@@ -99,6 +100,7 @@ class Viewer:
             "audience": self.audience.value,
             "snapshots": self.snapshots,
             "steps": self.steps,
+            "directory": self.directory,
         }
 
 
@@ -142,10 +144,6 @@ class Recording(World):
             for viewer in self.viewers:
                 if event.room in viewer.connection.streams:
                     viewer.steps.append({"event": as_json(delivered[viewer.audience])})
-                    self.learn(viewer, event)
-                elif isinstance(event, ev.ParticipantRemoved):
-                    who = self.shown(viewer, event.participant)
-                    viewer.unseen_removals[who] = event.room
         self.log.extend(events)
         if any(isinstance(event, MEMBERSHIP_EVENTS) for event in events):
             self.follow_moves()
@@ -162,21 +160,11 @@ class Recording(World):
             you = as_json(viewer.connection.describe(self.state))
             snapshots = {stream: self.view(stream, viewer) for stream in sorted(new)}
             viewer.steps.append({"moved": {"you": you, "snapshots": snapshots}})
-            # A snapshot of the room someone was removed from no longer lists them.
-            self.forget_lag(viewer, new.__contains__)
 
-    def learn(self, viewer: Viewer, event: Event) -> None:
-        """Events that tell a viewer where a juror removed out of its sight now is."""
-        if isinstance(event, ev.ParticipantMoved):
-            viewer.unseen_removals.pop(self.shown(viewer, event.participant), None)
-        if isinstance(event, ev.RoundClosed):
-            self.forget_lag(viewer, lambda room: self.room(room).round_id == event.round_id)
-
-    @staticmethod
-    def forget_lag(viewer: Viewer, known: Callable[[str], bool]) -> None:
-        for who, room in list(viewer.unseen_removals.items()):
-            if known(room):
-                del viewer.unseen_removals[who]
+    def finish(self) -> None:
+        """Give each viewer the directory its `roster` asks are answered from."""
+        for viewer in self.viewers:
+            viewer.directory = as_json(roster_view(self.state, None, viewer.audience))["people"]
 
     def checkpoint(self, label: str) -> None:
         for viewer in self.viewers:
@@ -192,7 +180,6 @@ class Recording(World):
                         for room in streams
                         if room != ASSEMBLY_STREAM
                     },
-                    may_lag=dict(viewer.unseen_removals),
                 )
             )
 
@@ -462,6 +449,8 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.tick(5_000)
     s.run("lead", cmd.StartRound(duration_ms=30 * MINUTE))
     s.connect("obs in one", "obs", watch=one)  # keeps watching the room once it closes
+    # Meets the round's jurors only when they come back: it must ask their names.
+    s.connect("obs, late", "obs", watch=P)
     s.run("lead", cmd.SetRoundTimer(duration_ms=10 * MINUTE))
     for room_id in (one, two):
         runner = sorted(s.room(room_id).facilitators)[0]
@@ -516,6 +505,7 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.run("f1", cmd.PauseRoom(room=P))
     s.tick(2_000)
     s.checkpoint("the end")
+    s.finish()
     return s
 
 
@@ -596,33 +586,30 @@ class Mismatch:
 
 
 def mismatches(check: Json, checkpoint: Checkpoint) -> list[Mismatch]:
-    """What the client got wrong at one checkpoint, less the lag it is allowed."""
+    """What the client got wrong at one checkpoint: a view, a name, or a fairness figure."""
     client = check["client"]
     actual = {ASSEMBLY_STREAM: client["assembly"], **client["rooms"]}
-    found = []
-    for path, got, wanted in differences(actual, checkpoint.snapshots):
-        lagging = (
-            len(path) == 4
-            and path[:2] == (ASSEMBLY_STREAM, "participants")
-            and path[3] == "room"
-            and wanted is None
-            and checkpoint.may_lag.get(str(path[2])) == got
-        )
-        if not lagging:
-            found.append(Mismatch("view", path, got, wanted))
+    # A room view's people go to the client's directory: the views kept are the rest.
+    expected = {
+        stream: {k: v for k, v in view.items() if k != "people"}
+        for stream, view in checkpoint.snapshots.items()
+    }
+    found = [
+        Mismatch("view", path, got, wanted) for path, got, wanted in differences(actual, expected)
+    ]
+    directory = client.get("people", {})
+    for stream, view in checkpoint.snapshots.items():
+        for who, person in view.get("people", {}).items():
+            if directory.get(who) != person:
+                found.append(Mismatch("people", (stream, who), directory.get(who), person))
     for path, got, wanted in differences(check["fairness"], checkpoint.fairness):
         found.append(Mismatch("fairness", path, got, wanted))
     return found
 
 
-def lags(check: Json, checkpoint: Checkpoint) -> bool:
-    participants = check["client"]["assembly"]["participants"]
-    return any(
-        participants.get(who, {}).get("room") == room for who, room in checkpoint.may_lag.items()
-    )
-
-
-@pytest.mark.parametrize("name", ["lead", "lead, late", "f1", "f2", *JURORS, "obs", "obs in one"])
+@pytest.mark.parametrize(
+    "name", ["lead", "lead, late", "f1", "f2", *JURORS, "obs", "obs in one", "obs, late"]
+)
 def test_the_client_state_mirrors_the_core(replayed: Replayed, name: str) -> None:
     viewer = next(v for v in replayed.recording.viewers if v.name == name)
     checks = replayed.results[name]
@@ -642,25 +629,23 @@ def test_the_scenario_covers_every_event_and_both_streams_changes(replayed: Repl
     assert any(not step["moved"]["snapshots"] for step in moved)  # a stream dropped, none added
 
 
-def test_a_removal_in_a_room_not_followed_shows_late(replayed: Replayed) -> None:
-    """Where the client cannot know: the scenario shows the lag the checks allow."""
-    lagged = [
-        viewer.name
-        for viewer in replayed.recording.viewers
-        if any(
-            lags(check, checkpoint)
-            for check, checkpoint in zip(
-                replayed.results[viewer.name], viewer.checkpoints, strict=True
-            )
-        )
-    ]
-    # Jurors in the breakout rooms learn of j9 back in the plenary; the observer of a room that
-    # has closed never does. The lead follows every room.
-    assert {"j1", "obs in one"} <= set(lagged) and "lead" not in lagged, lagged
+def test_the_client_asks_the_roster_only_for_people_it_cannot_name(replayed: Replayed) -> None:
+    """People back from breakout rooms a viewer did not follow come with ids only: the client
+    asks `roster` for them, once, for a room it follows (everyone's: moderators only)."""
     viewers = {viewer.name: viewer for viewer in replayed.recording.viewers}
-    watcher = viewers["obs in one"]
-    assert watcher.checkpoints[-1].may_lag == {replayed.recording.shown(watcher, "j9"): P}
-    assert not viewers["j1"].checkpoints[-1].may_lag
+    asked = {name: checks[-1]["asked"] for name, checks in replayed.results.items()}
+    # An observer of the plenary who came during the round meets the jurors coming back from
+    # it; the lead follows every room, so it met everyone in their rooms' snapshots.
+    assert asked["obs, late"], asked
+    assert not asked["lead"] and not asked["obs"], asked
+    for name, asks in asked.items():
+        met: set[str] = set()
+        for ask in asks:
+            assert ask["room"] is not None or viewers[name].audience is Audience.MODERATOR
+            assert ask["room"] is None or ask["room"] in ask["followed"], (name, ask)
+            assert not met & set(ask["ids"]), f"{name} asked twice for {met & set(ask['ids'])}"
+            met |= set(ask["ids"])
+        assert met <= set(viewers[name].directory), (name, met)
 
 
 # --- Each thing the server adds for the client is needed -------------------------------------

@@ -1,6 +1,6 @@
 // The live connection: socket.io over websocket, resumed from the last seq of each stream.
 import { io } from "socket.io-client";
-import { applyEvent, applySnapshots, dropStreams } from "./state.js";
+import { applyEvent, applyRoster, applySnapshots, dropStreams, missingPeople } from "./state.js";
 import { StreamSequencer } from "./streams.js";
 
 // The ack of a command never takes this long unless the server is gone.
@@ -20,7 +20,7 @@ export class Connection {
     this.auth = auth;
     this.onChange = onChange;
     this.view = {
-      client: { audience: "member", assembly: null, rooms: {} },
+      client: { audience: "member", assembly: null, rooms: {}, people: {} },
       you: null,
       status: "connecting",
       presence: {},
@@ -41,6 +41,8 @@ export class Connection {
     this.everConnected = false;
     /** A `voice_stream` from the server: an observer's listening ended. */
     this.onVoiceStream = () => {};
+    /** Ids already asked for with `roster`: each once per connection, answered or not. */
+    this.askedFor = new Set();
     this.sequencer = new StreamSequencer({
       apply: (payload) => this.update({ client: applyEvent(this.view.client, payload) }),
       onGap: () => this.sync(),
@@ -103,6 +105,8 @@ export class Connection {
       return false; // Disconnected meanwhile: the next connect syncs again.
     }
     if (!reply.ok) return false;
+    // A new socket: whom the old one could not name may be named now.
+    this.askedFor = new Set();
     const audience = { lead: "mod", facilitator: "mod", juror: "member" }[reply.you.role] ?? "obs";
     let client = { ...this.view.client, audience };
     client = applySnapshots(client, reply.snapshots);
@@ -146,7 +150,24 @@ export class Connection {
   }
 
   update(changes) {
+    const before = this.view.client;
     this.view = { ...this.view, ...changes };
     this.onChange(this.view);
+    if (this.view.client !== before) this.askForPeople();
+  }
+
+  /**
+   * Snapshots carry each room's people, not the whole roster: someone met otherwise (back from
+   * a breakout room this page did not follow) is asked for with `roster`, once.
+   */
+  askForPeople() {
+    for (const { room, ids } of missingPeople(this.view.client)) {
+      const fresh = ids.filter((id) => !this.askedFor.has(id));
+      if (fresh.length === 0 || !this.socket?.connected) continue;
+      for (const id of fresh) this.askedFor.add(id);
+      this.send("roster", room === null ? {} : { room }).then((reply) => {
+        if (reply.ok) this.update({ client: applyRoster(this.view.client, reply.people) });
+      });
+    }
   }
 }

@@ -50,7 +50,7 @@ export function spokenDurationMs(room, turn, nowMs) {
 export function roomFairness(client, roomId, nowMs) {
   const room = client.rooms[roomId];
   if (!room) throw new Error(`roomFairness: no view of room ${roomId}`);
-  const people = client.assembly?.participants ?? {};
+  const people = client.people ?? {};
   // Only jurors ever hold the floor; one the client does not know is counted as one.
   const spokeHere = Object.keys(room.stats).filter((p) => (people[p]?.role ?? "juror") === "juror");
   const jurors = [...new Set([...room.jurors, ...spokeHere])].sort(compareIds);

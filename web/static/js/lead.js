@@ -117,7 +117,7 @@ function Round({ client, now, send, online }) {
           <span class="who">${nameOf(client, id)}</span>
           <span class=${`presence ${online.includes(id) ? "online" : "offline"}`}>
             ${online.includes(id) ? t("online") : t("offline")}</span>
-          <span class="attributes muted">${Object.values(client.assembly.participants[id]?.attributes ?? {}).join(" · ")}</span>
+          <span class="attributes muted">${Object.values(client.people?.[id]?.attributes ?? {}).join(" · ")}</span>
           <${MoveTo} id=${id} rooms=${round.rooms} current=${room.room_id} send=${send}
             name=${nameOf(client, id)} /></li>`)}</ul>
       </article>`)}</div>

@@ -8,6 +8,7 @@ import { html, nameOf, roomLabel } from "./ui.js";
 import { ArgumentMap } from "./map.js";
 import { Polls } from "./polls.js";
 import { roomFairness } from "./fairness.js";
+import { applyRoster } from "./state.js";
 
 /**
  * The rounds that ran and closed, asked again whenever a round ends (`roundKey` changes).
@@ -64,7 +65,10 @@ export function PastRoundsPicker({ past }) {
 }
 
 /** A closed room, read-only: what it produced, as it stood when the round ended. */
-export function PastRoomView({ client, you, room, now, onBack }) {
+export function PastRoomView({ client: live, you, room: snapshot, now, onBack }) {
+  // The snapshot names its own people: folded into the directory, as a live room's are.
+  const { people, ...room } = snapshot;
+  const client = applyRoster(live, people ?? {});
   const nothing = async () => ({ ok: false, error: "room_closed" });
   const ctx = { client, room, you, now, send: nothing, moderator: false, juror: false,
                 contributor: false, present: [], talking: [] };

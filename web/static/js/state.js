@@ -2,6 +2,11 @@
 // the rooms it follows (`server/views.py`), kept up to date by applying the events it receives
 // (`server/audience.py`) the way `evolve` applies them in the core (`facilitation/`).
 //
+// Names come apart from the views: each room view carries the people it names (`people`), which
+// are folded into one directory (`client.people`) kept beside the views; `participant_added`
+// and `participant_moved` add to it, and `roster` replies fill what is still missing
+// (`missingPeople` says what to ask for). Names never change, so the directory only grows.
+//
 // Every update returns a new object and shares whatever did not change, so Preact re-renders
 // only what an event touched. Nothing here reads a clock, a socket or the DOM: Node runs it
 // as it is, and tests/web checks it against the core event by event.
@@ -33,16 +38,15 @@ export const PLENARY_ROOM = "plenary";
  *   muted: string[], mute_reasons: Record<string, string>, floor: Floor | null, queue: QueueEntry[], replies: QueueEntry[],
  *   statements: object[], nodes: NodeView[], polls: PollView[], agenda: AgendaItemView[],
  *   stats: Record<string, SpeakerStats>}} RoomView
- * @typedef {{name: string, role: string, room: string | null,
- *   attributes?: Record<string, string>}} ParticipantView
+ * @typedef {{name: string, role: string, attributes?: Record<string, string>}} Person
  * @typedef {{room_id: string, name: string, jurors: string[], facilitators: string[]}} RoundRoom
  * @typedef {{id: string, started: boolean, deadline_ms: number | null,
  *   recall_at_ms: number | null, rooms: RoundRoom[]}} RoundView
  * @typedef {{id: string, seq: number, title: string, public: boolean, pseudonymous: boolean,
- *   participants: Record<string, ParticipantView>, round: RoundView | null,
+ *   counts: Record<string, number>, round: RoundView | null,
  *   announcements: {at_ms: number, text: string}[]}} AssemblyView
  * @typedef {{audience: Audience, assembly: AssemblyView | null,
- *   rooms: Record<string, RoomView>}} ClientState
+ *   rooms: Record<string, RoomView>, people?: Record<string, Person>}} ClientState
  * @typedef {{type: string, room: string, seq: number, actor: string, at_ms: number,
  *   [field: string]: any}} Payload
  */
@@ -74,10 +78,69 @@ export function applySnapshots(client, snapshots) {
   if (snapshots[ASSEMBLY_STREAM]) next = { ...next, assembly: snapshots[ASSEMBLY_STREAM] };
   for (const [stream, view] of Object.entries(snapshots)) {
     if (stream === ASSEMBLY_STREAM) continue;
-    next = { ...next, rooms: { ...next.rooms, [stream]: view } };
-    next = learnRemovals(next, view);
+    // The room's people go to the directory: the view kept is the room's alone.
+    const { people, ...room } = view;
+    next = { ...next, rooms: { ...next.rooms, [stream]: room } };
+    next = applyRoster(next, people ?? {});
   }
   return next;
+}
+
+/**
+ * Add people to the directory (a room snapshot's `people`, a `roster` reply's).
+ * @param {ClientState} client
+ * @param {Record<string, Person>} people
+ * @returns {ClientState}
+ */
+export function applyRoster(client, people) {
+  const known = client.people ?? {};
+  const fresh = Object.keys(people).filter((id) => known[id] === undefined);
+  if (fresh.length === 0) return client.people ? client : { ...client, people: known };
+  return { ...client, people: { ...known, ...Object.fromEntries(fresh.map((id) => [id, people[id]])) } };
+}
+
+/**
+ * Everyone a room's view names, as the server's `views.room_people` lists them.
+ * @param {RoomView} room
+ * @returns {Set<string>}
+ */
+export function namedIn(room) {
+  const named = new Set([...room.jurors, ...room.facilitators, ...room.muted]);
+  for (const id of Object.keys(room.stats)) named.add(id);
+  for (const entry of [...room.queue, ...room.replies]) named.add(entry.participant);
+  for (const statement of room.statements) named.add(statement.speaker);
+  if (room.floor) named.add(room.floor.speaker);
+  for (const node of room.nodes) {
+    named.add(node.author);
+    for (const id of node.endorsers) named.add(id);
+    for (const step of node.moderation) named.add(step.actor);
+  }
+  for (const poll of room.polls) if (!poll.secret) for (const id of Object.keys(poll.votes)) named.add(id);
+  return named;
+}
+
+/**
+ * Whom the client shows but cannot name: per room followed, the ids its view names that the
+ * directory lacks (someone back from a breakout room the client did not follow); `null` for
+ * the round's people a moderator cannot name (asked for as everyone's roster).
+ * @param {ClientState} client
+ * @returns {{room: string | null, ids: string[]}[]}
+ */
+export function missingPeople(client) {
+  const known = client.people ?? {};
+  const wanted = [];
+  for (const [id, room] of Object.entries(client.rooms)) {
+    const ids = [...namedIn(room)].filter((p) => known[p] === undefined && p !== "system");
+    if (ids.length) wanted.push({ room: id, ids: ids.sort(compareIds) });
+  }
+  const round = client.assembly?.round;
+  if (client.audience === "mod" && round) {
+    const ids = round.rooms
+      .flatMap((r) => [...r.jurors, ...r.facilitators])
+      .filter((p) => known[p] === undefined);
+    if (ids.length) wanted.push({ room: null, ids: [...new Set(ids)].sort(compareIds) });
+  }
+  return wanted;
 }
 
 /**
@@ -149,25 +212,6 @@ function withAssembly(client, change) {
   if (!client.assembly) return client;
   const changed = change(client.assembly);
   return changed === client.assembly ? client : { ...client, assembly: changed };
-}
-
-/**
- * Set participants' rooms in the assembly view; unknown ids (observers) are left out.
- * @param {ClientState} client
- * @param {Iterable<string>} ids
- * @param {(id: string) => string | null} roomOf
- */
-function seat(client, ids, roomOf) {
-  return withAssembly(client, (assembly) => {
-    let participants = assembly.participants;
-    for (const id of ids) {
-      const person = participants[id];
-      if (!person) continue;
-      const room = roomOf(id);
-      if (person.room !== room) participants = { ...participants, [id]: { ...person, room } };
-    }
-    return participants === assembly.participants ? assembly : { ...assembly, participants };
-  });
 }
 
 /**
@@ -394,7 +438,7 @@ const MODERATION = {
       ...room,
       jurors: dropId(room.jurors, e.participant),
     }));
-    return seat(unseated, [e.participant], () => null);
+    return unseated;
   },
   room_locked: (c, e) => withRoom(c, e.room, (room) => ({ ...room, locked: true })),
   room_unlocked: (c, e) => withRoom(c, e.room, (room) => ({ ...room, locked: false })),
@@ -618,15 +662,21 @@ const POLLS = {
 
 // --- The assembly (facilitation/assembly.py) -------------------------------------------------
 
-const SEATED_ROLES = ["juror", "facilitator"];
-
-/** @param {RoundRoom} room */
-const roundRoom = (room) => ({
-  room_id: room.room_id,
-  name: room.name,
-  jurors: [...room.jurors].sort(compareIds),
-  facilitators: [...room.facilitators],
-});
+/**
+ * A room of a round as the audience's assembly view shows it: who goes where for moderators,
+ * the room alone for everyone else (the events tell all, the view does not).
+ * @param {Audience} audience
+ * @returns {(room: RoundRoom) => RoundRoom | {room_id: string, name: string}}
+ */
+const roundRoom = (audience) => (room) =>
+  audience === "mod"
+    ? {
+        room_id: room.room_id,
+        name: room.name,
+        jurors: [...room.jurors].sort(compareIds),
+        facilitators: [...room.facilitators],
+      }
+    : { room_id: room.room_id, name: room.name };
 
 /**
  * @param {ClientState} client
@@ -636,7 +686,16 @@ const withRound = (client, change) =>
   withAssembly(client, (a) => (a.round ? { ...a, round: change(a.round) } : a));
 
 /** @param {ClientState} client @param {string} id */
-const roleOf = (client, id) => client.assembly?.participants[id]?.role;
+const roleOf = (client, id) => client.people?.[id]?.role;
+
+/**
+ * Add one person to the directory, unless known (names never change).
+ * @param {ClientState} client
+ * @param {string} id
+ * @param {Person} person
+ */
+const know = (client, id, person) =>
+  client.people?.[id] ? client : { ...client, people: { ...client.people, [id]: person } };
 
 /** @type {Record<string, (client: ClientState, e: Payload) => ClientState>} */
 const ASSEMBLY = {
@@ -652,18 +711,17 @@ const ASSEMBLY = {
   participant_added: (c, e) => {
     // Observers are nobody's business: no view lists them.
     if (e.role === "observer") return c;
-    const seated = SEATED_ROLES.includes(e.role);
     const person = {
       name: e.display_name,
       role: e.role,
-      room: seated ? PLENARY_ROOM : null,
       // Balancing attributes are for moderators only (members receive them empty).
       ...(c.audience === "mod" ? { attributes: e.attributes } : {}),
     };
-    const added = withAssembly(c, (a) => ({
+    const counted = withAssembly(c, (a) => ({
       ...a,
-      participants: { ...a.participants, [e.participant]: person },
+      counts: { ...a.counts, [e.role]: (a.counts[e.role] ?? 0) + 1 },
     }));
+    const added = know(counted, e.participant, person);
     return withRoom(added, PLENARY_ROOM, (room) => {
       if (e.role === "juror") return { ...room, jurors: addId(room.jurors, e.participant) };
       if (e.role === "facilitator") {
@@ -676,10 +734,10 @@ const ASSEMBLY = {
     withAssembly(c, (a) => ({
       ...a,
       round: { id: e.round_id, started: false, deadline_ms: null, recall_at_ms: null,
-               rooms: e.rooms.map(roundRoom) },
+               rooms: e.rooms.map(roundRoom(c.audience)) },
     })),
   allocation_adjusted: (c, e) =>
-    withRound(c, (round) => {
+    c.audience !== "mod" ? c : withRound(c, (round) => {
       // A juror changes rooms; a facilitator leaves every room they ran for the target alone.
       const wasJuror = round.rooms.some((room) => room.jurors.includes(e.participant));
       const rooms = round.rooms.map((room) => {
@@ -691,38 +749,39 @@ const ASSEMBLY = {
       return { ...round, rooms };
     }),
   round_started: (c, e) => {
-    const rooms = e.rooms.map(roundRoom);
+    const rooms = e.rooms.map(roundRoom(c.audience));
     const started = withAssembly(c, (a) => ({
       ...a,
       round: { id: e.round_id, started: true, deadline_ms: e.deadline_ms, recall_at_ms: null, rooms },
     }));
     // The new rooms' views come as snapshots (`moved`) to whoever follows them.
-    const leaving = rooms.flatMap((/** @type {RoundRoom} */ r) => [...r.jurors, ...r.facilitators]);
-    const emptied = withRoom(started, PLENARY_ROOM, (room) => ({
+    const leaving = e.rooms.flatMap((/** @type {RoundRoom} */ r) => [...r.jurors, ...r.facilitators]);
+    return withRoom(started, PLENARY_ROOM, (room) => ({
       ...room,
       jurors: room.jurors.filter((p) => !leaving.includes(p)),
       facilitators: room.facilitators.filter((p) => !leaving.includes(p)),
     }));
-    let seated = emptied;
-    for (const room of rooms) {
-      seated = seat(seated, [...room.jurors, ...room.facilitators], () => room.room_id);
-    }
-    return seated;
   },
   participant_moved: (c, e) => {
-    const key = roleOf(c, e.participant) === "juror" ? "jurors" : "facilitators";
-    let next = c;
+    // The server names who moved (`role`, `display_name`): the client may never have met them.
+    const role = e.role ?? roleOf(c, e.participant);
+    const key = role === "juror" ? "jurors" : "facilitators";
+    const person = {
+      name: e.display_name,
+      role,
+      ...(c.audience === "mod" && e.attributes ? { attributes: e.attributes } : {}),
+    };
+    let next = e.display_name && role ? know(c, e.participant, person) : c;
     if (e.from_room) {
       next = withRoom(next, e.from_room, (room) => ({
         ...room,
         [key]: dropId(room[key], e.participant),
       }));
     }
-    next = withRoom(next, e.to_room, (room) => ({
+    return withRoom(next, e.to_room, (room) => ({
       ...room,
       [key]: addId(room[key], e.participant),
     }));
-    return seat(next, [e.participant], () => e.to_room);
   },
   round_timer_set: (c, e) => withRound(c, (round) => ({ ...round, deadline_ms: e.deadline_ms })),
   round_timer_ended: (c, e) => withRound(c, (round) => ({ ...round, deadline_ms: null })),
@@ -752,21 +811,16 @@ function closeRound(client, e) {
   for (const id of roomIds) {
     next = withRoom(next, id, (room) => ({ ...room, closed: true, queue: [], replies: [] }));
   }
-  next = withRoom(next, PLENARY_ROOM, (room) => ({
+  // Who comes back may be unknown here (from rooms not followed): `missingPeople` tells.
+  return withRoom(next, PLENARY_ROOM, (room) => ({
     ...room,
     jurors: addIds(room.jurors, returned.jurors),
     facilitators: addIds(room.facilitators, returned.facilitators),
   }));
-  const back = new Set([...returned.jurors, ...returned.facilitators]);
-  const believedInRound = Object.entries(client.assembly?.participants ?? {})
-    .filter(([, p]) => p.room !== null && roomIds.includes(p.room))
-    .map(([id]) => id);
-  // Anyone thought to sit in the round but not coming back was removed in a room not followed.
-  return seat(next, [...back, ...believedInRound], (id) => (back.has(id) ? PLENARY_ROOM : null));
 }
 
 /**
- * Without the server's list: the round rooms held, and where the assembly view seats people.
+ * Without the server's list: who sits in the round's rooms the client holds.
  * @param {ClientState} client
  * @param {string[]} roomIds
  */
@@ -777,25 +831,7 @@ function guessReturned(client, roomIds) {
     for (const p of client.rooms[id]?.jurors ?? []) jurors.add(p);
     for (const p of client.rooms[id]?.facilitators ?? []) facilitators.add(p);
   }
-  for (const [id, p] of Object.entries(client.assembly?.participants ?? {})) {
-    if (p.room === null || !roomIds.includes(p.room)) continue;
-    (p.role === "juror" ? jurors : facilitators).add(id);
-  }
   return { jurors: [...jurors], facilitators: [...facilitators] };
-}
-
-/**
- * A fresh room snapshot tells of removals the client could not see: a juror the assembly view
- * seats in this room but the room does not list was removed there (a move would have come as
- * an assembly event, and a late one still corrects this).
- * @param {ClientState} client
- * @param {RoomView} view
- */
-function learnRemovals(client, view) {
-  const gone = Object.entries(client.assembly?.participants ?? {})
-    .filter(([id, p]) => p.role === "juror" && p.room === view.id && !view.jurors.includes(id))
-    .map(([id]) => id);
-  return gone.length ? seat(client, gone, () => null) : client;
 }
 
 /** @type {Record<string, (client: ClientState, e: Payload) => ClientState>} */

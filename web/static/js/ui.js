@@ -23,7 +23,7 @@ export function roomLabel(room) {
 
 /** The display name of a participant (or pseudonym, for observers). */
 export function nameOf(client, id) {
-  return client.assembly?.participants?.[id]?.name ?? id;
+  return client.people?.[id]?.name ?? id;
 }
 
 /** The server's clock, as this browser best knows it, ticking every `everyMs`. */
