@@ -413,7 +413,12 @@ def build_report(document: Any, scope: Scope, *, public: bool = False) -> Report
         stream = body.get("room")
         if isinstance(stream, str) and isinstance(body.get("seq"), int):
             heads[stream] = StreamHead(stream, body["seq"], str(record.get("hash", "")))
-    wanted = {r.id for r in reports} | ({ASSEMBLY_STREAM} if scope.kind != "room" else set())
+    # The whole assembly's report gives every stream's head, so that all of it can be checked.
+    wanted = (
+        set(heads)
+        if scope.kind == "assembly"
+        else {r.id for r in reports} | ({ASSEMBLY_STREAM} if scope.kind == "round" else set())
+    )
     combined = _combined(state, reports, end)
     rounds_rooms = {r.id for r in reports}
     announcements = [] if scope.kind == "room" else list(_announcements(bodies))

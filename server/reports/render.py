@@ -11,6 +11,7 @@ import io
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -36,11 +37,21 @@ CSV_FILES = (
 TRANSCRIPT = "transcript.txt"
 FILES = (*CSV_FILES, TRANSCRIPT)
 
-_templates = Environment(
-    loader=FileSystemLoader(WEB / "templates"),
-    autoescape=select_autoescape(default=True),
-    extensions=["jinja2.ext.i18n"],
-)
+
+
+@cache
+def _environment(language: str) -> Environment:
+    """One environment per language, so its compiled template is kept between reports."""
+    gettext = gettext_for(language)
+    environment = Environment(
+        loader=FileSystemLoader(WEB / "templates"),
+        autoescape=select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext, lambda singular, plural, n, **v: gettext(singular if n == 1 else plural, **v)
+    )
+    return environment
 
 
 def clock(at_ms: int | None) -> str:
@@ -136,12 +147,7 @@ def _poll_chart(report: Report, poll: Poll, title: str) -> Markup:
 
 def render_html(report: Report, language: str, *, nonce: str | None = None) -> str:
     """The whole report as one HTML page with its stylesheet inline, so the file stands alone."""
-    gettext = gettext_for(language)
-    env = _templates.overlay()
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext, lambda singular, plural, n, **v: gettext(singular if n == 1 else plural, **v)
-    )
-    return env.get_template("report.html").render(
+    return _environment(language).get_template("report.html").render(
         report=report,
         lang=language,
         nonce=nonce or secrets.token_urlsafe(16),
