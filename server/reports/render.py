@@ -38,7 +38,6 @@ TRANSCRIPT = "transcript.txt"
 FILES = (*CSV_FILES, TRANSCRIPT)
 
 
-
 @cache
 def _environment(language: str) -> Environment:
     """One environment per language, so its compiled template is kept between reports."""
@@ -147,23 +146,27 @@ def _poll_chart(report: Report, poll: Poll, title: str) -> Markup:
 
 def render_html(report: Report, language: str, *, nonce: str | None = None) -> str:
     """The whole report as one HTML page with its stylesheet inline, so the file stands alone."""
-    return _environment(language).get_template("report.html").render(
-        report=report,
-        lang=language,
-        nonce=nonce or secrets.token_urlsafe(16),
-        stylesheet=Markup(STYLESHEET.read_text(encoding="utf-8")),
-        clock=clock,
-        short_clock=short_clock,
-        duration=duration,
-        node_text=node_text,
-        poll_totals=poll_totals,
-        names=lambda ids: ", ".join(report.name(person) for person in ids),
-        quietest=quietest_stratum,
-        shown_acts=shown_acts,
-        speaking_chart=_speaking_chart,
-        strata_chart=_strata_chart,
-        fairness_chart=_fairness_chart,
-        poll_chart=_poll_chart,
+    return (
+        _environment(language)
+        .get_template("report.html")
+        .render(
+            report=report,
+            lang=language,
+            nonce=nonce or secrets.token_urlsafe(16),
+            stylesheet=Markup(STYLESHEET.read_text(encoding="utf-8")),
+            clock=clock,
+            short_clock=short_clock,
+            duration=duration,
+            node_text=node_text,
+            poll_totals=poll_totals,
+            names=lambda ids: ", ".join(report.name(person) for person in ids),
+            quietest=quietest_stratum,
+            shown_acts=shown_acts,
+            speaking_chart=_speaking_chart,
+            strata_chart=_strata_chart,
+            fairness_chart=_fairness_chart,
+            poll_chart=_poll_chart,
+        )
     )
 
 

@@ -139,7 +139,7 @@ def test_the_report_shows_poll_totals_and_never_a_secret_ballot(
         assert {vote[2] for vote in votes} == {OPEN_POLL}
         assert len(votes) == len(session.open_votes)
         files = all_files(report, "en")
-        ballots = [r["event"].get("ballot") for r in session.export["records"]]  # type: ignore[index,union-attr]
+        ballots = [r["event"].get("ballot") for r in session.export["records"]]
         for ballot in filter(None, ballots):
             assert all(ballot not in content for content in files.values())
         assert SECRET_POLL in files["report.html"]
@@ -179,7 +179,7 @@ def test_the_public_report_leaves_out_hidden_text_but_keeps_the_reason(
 def test_the_report_ends_with_the_hash_chain_heads_palabre_verify_checks(
     session: Session, full: Report
 ) -> None:
-    records: list[dict[str, Any]] = session.export["records"]  # type: ignore[assignment]
+    records: list[dict[str, Any]] = session.export["records"]
     last = {record["event"]["room"]: record["hash"] for record in records}
     assert {head.stream: head.hash for head in full.heads} == last
     html = render_html(full, "en")
@@ -192,7 +192,7 @@ def test_the_report_ends_with_the_hash_chain_heads_palabre_verify_checks(
 
 def test_a_broken_record_is_reported_as_broken(session: Session) -> None:
     broken = copy.deepcopy(session.export)
-    records: list[dict[str, Any]] = broken["records"]  # type: ignore[assignment]
+    records: list[dict[str, Any]] = broken["records"]
     records[1]["body"] = records[1]["body"].replace("Lea", "Leo")
     records[1]["event"] = json.loads(records[1]["body"])
     report = build_report(broken, Scope.of())
