@@ -21,6 +21,7 @@ from facilitation.events import (
     AnnouncementBroadcast,
     EndorsementAdded,
     EndorsementWithdrawn,
+    FacilitatorNoteSent,
     FloorGranted,
     HandLowered,
     NodesMerged,
@@ -340,6 +341,9 @@ class Gatherer:
             return ModerationAct(room, at, actor, "post_hidden", event.node_id, event.reason)
         if isinstance(event, PostUnhidden):
             return ModerationAct(room, at, actor, "post_unhidden", event.node_id, event.reason)
+        if isinstance(event, FacilitatorNoteSent):
+            to = ", ".join(event.facilitators)
+            return ModerationAct(room, at, actor, "note_sent", to, event.text, private=True)
         if isinstance(event, NodesMerged):
             target = f"{event.duplicate_id} → {event.into_id}"
             return ModerationAct(room, at, actor, "posts_merged", target)

@@ -96,6 +96,14 @@ def shown_acts(report: Report, acts: list[ModerationAct]) -> list[ModerationAct]
     ]
 
 
+def target_of(report: Report, act: ModerationAct) -> str:
+    """Whom or what an act concerns: people by name, posts by id."""
+    people = report.state.participants
+    return ", ".join(
+        report.name(part) if part in people else part for part in act.target.split(", ")
+    )
+
+
 def _speaking_chart(report: Report, room: RoomReport, title: str) -> Markup:
     rows = sorted(room.fairness.speakers, key=lambda s: (-s.spoken_ms, report.name(s.participant)))
     return charts.bars(
@@ -162,6 +170,7 @@ def render_html(report: Report, language: str, *, nonce: str | None = None) -> s
             names=lambda ids: ", ".join(report.name(person) for person in ids),
             quietest=quietest_stratum,
             shown_acts=shown_acts,
+            target_of=target_of,
             speaking_chart=_speaking_chart,
             strata_chart=_strata_chart,
             fairness_chart=_fairness_chart,
@@ -249,7 +258,7 @@ def csv_files(report: Report) -> dict[str, str]:
                 ]
             )
         for act in shown_acts(report, room.moderation):
-            target = name(act.target) if act.target in report.state.participants else act.target
+            target = target_of(report, act)
             moderation.append(
                 [
                     room.id,

@@ -22,6 +22,8 @@ SHAPES = {
     3: "967da544e0135888e93ea3a1a10bef4633d36915ad4ab4ce728ad7fea10cb135",
     # A round's recall announced ahead, with its time (issue 10).
     4: "9579d38bfe1f34d287c9243d0fe6589cd3d2507aaf24df9e9cad0b4cc7a752e3",
+    # A room's opening time and the lead's notes to it, the fairness alarm thresholds (issue 11).
+    5: "ef830926db44867dd73dba1329ada07ac62f4c63335606133c1a54d20218e924",
 }
 # What a schema says for people, not about the shape of the JSON.
 PROSE = {"title", "description", "default"}
