@@ -31,7 +31,7 @@ async def test_the_alarm_fires_when_a_room_crosses_the_threshold_and_not_before(
     await expect(card).not_to_contain_text("have not spoken after")
 
     # The lead sets the threshold: 15 minutes; the log records it.
-    await lead.get_by_text("Alarm thresholds").click()
+    await lead.get_by_role("button", name="Alarm thresholds").click()
     await lead.get_by_label("Jurors who have not spoken after (minutes)").fill("15")
     await lead.get_by_role("button", name="Set the thresholds").click()
     runtime = await server.palabre.hub.get("alarms")

@@ -136,6 +136,7 @@ function NoteForm({ room, send }) {
 /** The thresholds of the alarms, for the whole assembly: recorded, so the record says them. */
 function AlarmSettings({ client, send }) {
   const limits = client.assembly?.alarms ?? {};
+  const [shown, setShown] = useState(false);
   const minutes = (ms) => (ms == null ? "" : String(ms / MINUTE_MS));
   const [unspoken, setUnspoken] = useState(minutes(limits.unspoken_after_ms));
   const [gini, setGini] = useState(limits.max_gini == null ? "" : String(limits.max_gini));
@@ -149,10 +150,12 @@ function AlarmSettings({ client, send }) {
       max_wait_ms: orNull(wait, MINUTE_MS), min_stratum_ratio: orNull(ratio),
     });
   };
-  return html`<details class="card alarm-settings">
-    <summary>${t("Alarm thresholds")}</summary>
-    <p class="muted">${t("An empty field turns that alarm off.")}</p>
-    <form class="grid-form" onSubmit=${submit}>
+  // A section that opens, not <details>: that would be one more ARIA group on the page.
+  return html`<section class="card alarm-settings" aria-labelledby="alarm-heading">
+    <h2 id="alarm-heading"><button type="button" class="link" aria-expanded=${shown}
+      aria-controls="alarm-form" onClick=${() => setShown(!shown)}>${t("Alarm thresholds")}</button></h2>
+    ${shown && html`<p class="muted">${t("An empty field turns that alarm off.")}</p>
+    <form id="alarm-form" class="grid-form" onSubmit=${submit}>
       <label for="alarm-unspoken">${t("Jurors who have not spoken after (minutes)")}</label>
       <input id="alarm-unspoken" type="number" min="1" max="1440" value=${unspoken}
         onInput=${(e) => setUnspoken(e.target.value)} />
@@ -166,8 +169,8 @@ function AlarmSettings({ client, send }) {
       <input id="alarm-ratio" type="number" min="0.01" max="1" step="0.01" value=${ratio}
         onInput=${(e) => setRatio(e.target.value)} />
       <button type="submit" class="primary">${t("Set the thresholds")}</button>
-    </form>
-  </details>`;
+    </form>`}
+  </section>`;
 }
 
 /** Whether a room's voice is running (the server tells who talks there), and who speaks now. */
