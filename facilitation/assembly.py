@@ -80,6 +80,7 @@ def assembly_created(state: Assembly, event: AssemblyCreated) -> None:
     state.public = event.public
     state.pseudonymous = event.pseudonymous
     state.rooms[PLENARY_ROOM].name = "Plenary"
+    state.rooms[PLENARY_ROOM].opened_at_ms = event.at_ms
 
 
 @decides(
@@ -340,7 +341,9 @@ def round_started(state: Assembly, event: RoundStarted) -> None:
     current.deadline_ms = event.deadline_ms
     plenary = state.rooms[PLENARY_ROOM]
     for proposed in event.rooms:
-        room = Room(proposed.room_id, proposed.name, round_id=event.round_id)
+        room = Room(
+            proposed.room_id, proposed.name, round_id=event.round_id, opened_at_ms=event.at_ms
+        )
         room.jurors = set(proposed.jurors)
         room.facilitators = set(proposed.facilitators)
         state.rooms[room.id] = room

@@ -110,6 +110,35 @@ class RecallRound(Command):
     round_id: str
 
 
+# --- The lead's oversight of rooms -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetFairnessAlarms(Command):
+    """Set the thresholds at which a room's card on the lead's page raises an alarm; a
+    threshold left out (null) is off. Each replaces the one before: the command sets them all."""
+
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    # Jurors who have not spoken this long after their room opened ("4 of 9 have not spoken
+    # after 15 min").
+    unspoken_after_ms: int | None = None
+    # Speaking time this unequal (a Gini coefficient, 0 to 1), once people have talked a while.
+    max_gini: float | None = None
+    # A hand up this long.
+    max_wait_ms: int | None = None
+    # The quietest stratum's share of floor time below this fraction of its share of seats.
+    min_stratum_ratio: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendFacilitatorNote(RoomCommand):
+    """A private note from the lead to the facilitators of one room: recorded, and shown only
+    to the lead, that room's facilitators and the organiser."""
+
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    text: str
+
+
 # --- Speaking turns -------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from facilitation.roles import BALLOT_ACTOR, Role
 ROLE_ORDER = (Role.JUROR, Role.FACILITATOR, Role.LEAD, Role.SYSTEM)
 SECTIONS = (
     ("The assembly", "facilitation.assembly"),
+    ("The lead's oversight", "facilitation.oversight"),
     ("Speaking turns", "facilitation.turns"),
     ("Moderation", "facilitation.moderation"),
     ("Voice", "facilitation.voice"),

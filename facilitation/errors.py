@@ -62,6 +62,8 @@ class ErrorCode(StrEnum):
     NO_RECALL = "no_recall"
     INVALID_ROUND = "invalid_round"
     INVALID_VOICE_RECORD = "invalid_voice_record"
+    INVALID_THRESHOLD = "invalid_threshold"
+    NO_FACILITATOR = "no_facilitator"
 
 
 class Refusal(Exception):

@@ -121,6 +121,25 @@ class RoundClosed(Event):
     round_id: str
 
 
+# --- The lead's oversight of rooms -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FairnessAlarmsSet(Event):
+    unspoken_after_ms: int | None
+    max_gini: float | None
+    max_wait_ms: int | None
+    min_stratum_ratio: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FacilitatorNoteSent(Event):
+    """The lead's private note to the room's facilitators (`facilitators`, as they were)."""
+
+    text: str
+    facilitators: tuple[str, ...]
+
+
 # --- Speaking turns -------------------------------------------------------------------------
 
 

@@ -81,3 +81,60 @@ def room_fairness(state: Assembly, room_id: str, now_ms: int) -> RoomFairness:
         share_spoken=(len(speakers) - len(not_spoken)) / len(speakers) if speakers else 0.0,
         not_spoken=not_spoken,
     )
+
+
+@dataclass(frozen=True)
+class StratumShare:
+    """One stratum of the jurors (a value of one balancing attribute: "region" = "north"):
+    its share of the seats against its share of the floor time."""
+
+    attribute: str
+    value: str
+    seats: int
+    seat_share: float
+    spoken_ms: int
+    speaking_share: float
+
+    @property
+    def ratio(self) -> float:
+        """Speaking share over seat share: 1 is a fair share, 0.5 half of it."""
+        return self.speaking_share / self.seat_share if self.seat_share else 1.0
+
+
+def strata(state: Assembly, figures: RoomFairness) -> tuple[StratumShare, ...]:
+    """Every stratum of the jurors the figures cover, by attribute then value. A juror without
+    an attribute counts in none of its strata, so each attribute's shares are over those who
+    have it."""
+    attributes = sorted(
+        {key for s in figures.speakers for key in state.participants[s.participant].attributes}
+    )
+    found = []
+    for attribute in attributes:
+        seats: dict[str, int] = {}
+        spoken: dict[str, int] = {}
+        for speaker in figures.speakers:
+            value = state.participants[speaker.participant].attributes.get(attribute)
+            if value is None:
+                continue
+            seats[value] = seats.get(value, 0) + 1
+            spoken[value] = spoken.get(value, 0) + speaker.spoken_ms
+        all_seats, all_spoken = sum(seats.values()), sum(spoken.values())
+        for value in sorted(seats):
+            found.append(
+                StratumShare(
+                    attribute=attribute,
+                    value=value,
+                    seats=seats[value],
+                    seat_share=seats[value] / all_seats,
+                    spoken_ms=spoken[value],
+                    speaking_share=spoken[value] / all_spoken if all_spoken else 0.0,
+                )
+            )
+    return tuple(found)
+
+
+def quietest_stratum(shares: tuple[StratumShare, ...]) -> StratumShare | None:
+    """The stratum furthest below its fair share of floor time; none before anyone spoke."""
+    if not shares or all(share.spoken_ms == 0 for share in shares):
+        return None
+    return min(shares, key=lambda share: (share.ratio, share.attribute, share.value))

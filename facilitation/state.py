@@ -120,10 +120,21 @@ class AgendaItem:
 
 
 @dataclass
+class Note:
+    """A private note from the lead to a room's facilitators."""
+
+    at_ms: int
+    author: str
+    text: str
+
+
+@dataclass
 class Room:
     id: str
     name: str
     round_id: str | None = None
+    # When the room opened (its round started; the plenary: the assembly was created).
+    opened_at_ms: int | None = None
     closed: bool = False
     facilitators: set[str] = field(default_factory=set)
     jurors: set[str] = field(default_factory=set)
@@ -151,6 +162,7 @@ class Room:
     nodes: dict[str, Node] = field(default_factory=dict)
     polls: dict[str, Poll] = field(default_factory=dict)
     agenda: list[AgendaItem] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     @property
     def floor(self) -> Turn | None:
@@ -179,6 +191,17 @@ class Round:
 
 
 @dataclass
+class FairnessAlarms:
+    """The thresholds the lead set for the alarms on each room's card (None: off). The
+    defaults are the alarms the lead's page raised before they could be set."""
+
+    unspoken_after_ms: int | None = None
+    max_gini: float | None = 0.5
+    max_wait_ms: int | None = 3 * 60_000
+    min_stratum_ratio: float | None = None
+
+
+@dataclass
 class Assembly:
     title: str = ""
     created: bool = False
@@ -188,6 +211,7 @@ class Assembly:
     rooms: dict[str, Room] = field(default_factory=lambda: {PLENARY_ROOM: Room(PLENARY_ROOM, "")})
     rounds: list[Round] = field(default_factory=list)
     announcements: list[tuple[int, str]] = field(default_factory=list)
+    alarms: FairnessAlarms = field(default_factory=FairnessAlarms)
     # The last seq applied in each stream.
     seqs: dict[str, int] = field(default_factory=dict)
 

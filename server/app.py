@@ -80,12 +80,14 @@ class Palabre:
 
     def routes(self) -> list[BaseRoute]:
         from server.organiser_api import organiser_routes
+        from server.reports.http import PublicReports
 
         return [
             Route("/healthz", self.healthz),
             Route("/metrics", self.prometheus),
             Route("/assemblies/{assembly}/streams/{stream}", self.streams, methods=["GET"]),
             *organiser_routes(self),
+            *PublicReports(self).routes(),
             *Pages(self).routes(),
         ]
 

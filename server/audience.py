@@ -6,8 +6,9 @@ there) see everything but others' balancing attributes; observers see the member
 jurors pseudonymised when the assembly asks for it. Nobody is ever sent a secret ballot (nor
 its ballot id, which the log keeps in place of the voter), and hidden posts keep their reason
 on the record while their text is `null` for everyone but the moderators, in snapshots and
-replays alike. Every audience receives every event of its stream, redacted, never skipped, so
-a viewer's seqs have no gaps.
+replays alike, as is the text of the lead's private notes to a room's facilitators. Every
+audience receives every event of its stream, redacted, never skipped, so a viewer's seqs have
+no gaps.
 """
 
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from typing import Any
 from facilitation import Assembly, Event, Role
 from facilitation.codec import encode
 from facilitation.events import (
+    FacilitatorNoteSent,
     HandRaised,
     ParticipantAdded,
     ParticipantMoved,
@@ -145,6 +147,10 @@ def payloads(
     if isinstance(event, ParticipantMoved):
         # Balancing attributes: moderators only, as in the rooms' `people`.
         full = {**full, "attributes": state.participants[event.participant].attributes}
+    if isinstance(event, FacilitatorNoteSent):
+        # The lead's note is for the room's facilitators: everyone else learns only that one
+        # was sent (the organiser reads it in the record).
+        member = {**full, "text": None}
     observer = pseudonymise(member, pseudonyms(state) if names is None else names)
     if isinstance(event, ParticipantAdded) and state.pseudonymous and event.role is Role.JUROR:
         observer = {**observer, "display_name": event.pseudonym}

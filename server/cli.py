@@ -9,6 +9,7 @@
     palabre revoke INVITE_ID
     palabre export ASSEMBLY [-o FILE]
     palabre verify FILE
+    palabre report FILE [--room ID | --round ID] [--public] [--lang en|fr] [-o DIR]
     palabre schema
     palabre janus [--port P]
 
@@ -303,6 +304,44 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    """Offline, like `verify`: the report of an export file, written as files to a folder."""
+    from server.reports.model import Scope, ScopeNotFound, build_report
+    from server.reports.render import all_files
+
+    path: str = args.file
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        document = json.loads(text)
+        report = build_report(
+            document, Scope.of(room=args.room, round_id=args.round), public=args.public
+        )
+    except OSError as error:
+        raise Failed(f"cannot read {path}: {error}") from None
+    except NotAnExport as error:
+        raise Failed(f"{path} is not a palabre export: {error}") from None
+    except ScopeNotFound as error:
+        raise Failed(f"{path}: {error}") from None
+    except ValueError:
+        raise Failed(f"{path} is not a palabre export: it is not JSON") from None
+    folder = Path(args.output)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, content in all_files(report, args.lang).items():
+            (folder / name).write_text(content, encoding="utf-8")
+    except OSError as problem:
+        raise Failed(f"cannot write to {folder}: {problem}") from None
+    if report.problems:
+        print(
+            f"{PROGRAM}: warning: the record is broken ({len(report.problems)} problems); "
+            "the report says so",
+            file=sys.stderr,
+        )
+    view = "public" if args.public else "full"
+    print(f"{view} report of {len(report.rooms)} rooms, {report.events} events, in {folder}/")
+    return 0
+
+
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     try:
         from server.schema import protocol_schema  # type: ignore[import-not-found,unused-ignore]
@@ -414,6 +453,27 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="check an export's hash chain, offline")
     verify.add_argument("file", help="the exported JSON file, or - for stdin")
     verify.set_defaults(run=cmd_verify)
+
+    report = commands.add_parser(
+        "report",
+        help="write the report of an exported record: HTML, CSV files, a transcript (offline)",
+        description="Build a report from an export file alone (`palabre export`): report.html "
+        "(prints to PDF from a browser), turns.csv, statements.csv, posts.csv, "
+        "endorsements.csv, votes.csv (open polls only), moderation.csv and transcript.txt.",
+    )
+    report.add_argument("file", help="the exported JSON file, or - for stdin")
+    where = report.add_mutually_exclusive_group()
+    where.add_argument("--room", help="one room's report")
+    where.add_argument("--round", help="one breakout round's report")
+    report.add_argument(
+        "--public",
+        action="store_true",
+        help="what observers may read: pseudonyms where the assembly has them, no hidden text "
+        "and no private notes",
+    )
+    report.add_argument("--lang", choices=["en", "fr"], default="en")
+    report.add_argument("-o", "--output", default="report", help="the folder (default ./report)")
+    report.set_defaults(run=cmd_report)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of every message")
     schema.set_defaults(run=cmd_schema)

@@ -6,6 +6,7 @@
     GET  /api/assemblies/{id}/links           every live invite link   200 {"links"}
     POST /api/invites/{invite_id}/revoke      withdraw an invite       200 {"revoked"}
     GET  /api/assemblies/{id}/export          the record, a download   200 record
+    GET  /api/assemblies/{id}/report[/{file}] the full report           200 HTML, CSV or text
 
 The record is the export file of `palabre export` (format 2, see docs/record.md): `format`,
 `assembly`, `exported_at`, `records` (each `position`, `event`, `body` verbatim as stored and
@@ -13,7 +14,8 @@ hashed, `prev_hash`, `hash`) and `problems`.
 
 Every request carries `Authorization: Bearer <admin token>`. Every error is
 `{"error": code, "detail": text}` with a stable code: `unauthorized` (401), `invalid_json` (400),
-`assembly_not_found` or `invite_not_found` (404), `assembly_exists` (409),
+`assembly_not_found`, `invite_not_found`, `scope_not_found` or `report_file_not_found` (404),
+`invalid_scope` (422, a report asked for a room and a round at once), `assembly_exists` (409),
 `payload_too_large` (413), `unsupported_media_type` (415), `rate_limited` (429, with
 `Retry-After`: too many calls from one address, counted before the token is checked), and for
 bad input (422) either `invalid_body` (the body's shape), `invalid_import` (a CSV line) or the
@@ -35,6 +37,7 @@ from starlette.routing import Route
 from facilitation import Role
 from facilitation.codec import validation_detail
 from server.organiser import ImportProblem, ImportResult, Organiser, Person, parse_people
+from server.reports.http import ReportProblem, serve_report
 from server.throttle import AddressLimiter, client_address
 
 if TYPE_CHECKING:
@@ -179,6 +182,10 @@ class OrganiserApi:
             ),
             Route("/api/assemblies/{assembly}/links", guarded(self.links), methods=["GET"]),
             Route("/api/assemblies/{assembly}/export", guarded(self.export), methods=["GET"]),
+            Route("/api/assemblies/{assembly}/report", guarded(self.report), methods=["GET"]),
+            Route(
+                "/api/assemblies/{assembly}/report/{file}", guarded(self.report), methods=["GET"]
+            ),
             Route("/api/invites/{invite_id}/revoke", guarded(self.revoke), methods=["POST"]),
         ]
 
@@ -295,6 +302,15 @@ class OrganiserApi:
             raise ApiError(404, "assembly_not_found", assembly_id) from None
         disposition = f'attachment; filename="{download_name(assembly_id)}"'
         return JSONResponse(record, headers={"Content-Disposition": disposition})
+
+    async def report(self, request: Request) -> Response:
+        """The full report (names, hidden posts' text, private notes), or with `view=public`
+        the one observers read."""
+        public = request.query_params.get("view") == "public"
+        try:
+            return await serve_report(request, self.organiser, public=public)
+        except ReportProblem as problem:
+            raise ApiError(problem.status, problem.code, problem.detail) from None
 
 
 def organiser_routes(app: "Palabre") -> list[Route]:

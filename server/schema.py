@@ -18,6 +18,8 @@ from facilitation.events import (
     AgendaItemAdded,
     AnnouncementBroadcast,
     ArgumentPosted,
+    FacilitatorNoteSent,
+    FairnessAlarmsSet,
     FloorGranted,
     HandRaised,
     ParticipantMoved,
@@ -198,6 +200,11 @@ def _event(builder: _Builder, cls: type[Event]) -> dict[str, Any]:
             ),
             **nullable(builder.field(cls, "text")),
         }
+    if cls is FacilitatorNoteSent:
+        schema["properties"]["text"] = {
+            "description": "The note; null for everyone but the moderators of the room.",
+            **nullable(builder.field(cls, "text")),
+        }
     if cls is PostUnhidden:
         # The text comes back to every audience with the unhiding (`server.audience`).
         schema["properties"]["text"] = builder.field(ArgumentPosted, "text")
@@ -313,6 +320,14 @@ def _views(builder: _Builder) -> None:
                         }
                     )
                 ),
+                "alarms": closed(
+                    {
+                        name: builder.field(FairnessAlarmsSet, name)
+                        for name in builder.message(FairnessAlarmsSet)["properties"]
+                        if name not in {"type", *ENVELOPE}
+                    },
+                    description="The thresholds of the fairness alarms on the lead's room cards.",
+                ),
             },
             title="assembly_view",
             description="The snapshot of the assembly stream.",
@@ -379,6 +394,24 @@ def _views(builder: _Builder) -> None:
                 "closed": BOOLEAN,
                 "locked": BOOLEAN,
                 "paused_at_ms": nullable(INTEGER),
+                "opened_at_ms": {
+                    "description": "When the room opened: its round started, or the assembly"
+                    " was created (the plenary).",
+                    **nullable(INTEGER),
+                },
+                "notes": {
+                    "description": "The lead's private notes to the room's facilitators:"
+                    " moderators only (empty for everyone else).",
+                    **array(
+                        closed(
+                            {
+                                "at_ms": INTEGER,
+                                "author": STRING,
+                                "text": builder.field(FacilitatorNoteSent, "text"),
+                            }
+                        )
+                    ),
+                },
                 "rules": closed(
                     {
                         name: builder.field(RoomRulesChanged, name)

@@ -49,6 +49,12 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
             ],
         },
         "announcements": [{"at_ms": at, "text": text} for at, text in state.announcements],
+        "alarms": {
+            "unspoken_after_ms": state.alarms.unspoken_after_ms,
+            "max_gini": state.alarms.max_gini,
+            "max_wait_ms": state.alarms.max_wait_ms,
+            "min_stratum_ratio": state.alarms.min_stratum_ratio,
+        },
     }
     return _redact(state, view, audience)
 
@@ -62,6 +68,13 @@ def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) ->
         "closed": room.closed,
         "locked": room.locked,
         "paused_at_ms": room.paused_at_ms,
+        "opened_at_ms": room.opened_at_ms,
+        # The lead's notes are for the room's facilitators (and the lead) alone.
+        "notes": [
+            {"at_ms": note.at_ms, "author": note.author, "text": note.text} for note in room.notes
+        ]
+        if audience is Audience.MODERATOR
+        else [],
         "rules": {
             "turn_limit_ms": room.rules.turn_limit_ms,
             "warning_ms": room.rules.warning_ms,

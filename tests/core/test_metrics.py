@@ -19,7 +19,14 @@ from facilitation.commands import (
     YieldFloor,
 )
 from facilitation.engine import replay
-from facilitation.metrics import RoomFairness, SpeakerFigures, gini, room_fairness
+from facilitation.metrics import (
+    RoomFairness,
+    SpeakerFigures,
+    gini,
+    quietest_stratum,
+    room_fairness,
+    strata,
+)
 from facilitation.roles import Role
 from tests.core.builders import World, assembly
 
@@ -215,3 +222,27 @@ def test_figures_from_the_replayed_log_equal_the_live_ones() -> None:
         for p, participant in world.state.participants.items()
         if participant.role is Role.JUROR
     )
+
+
+def test_strata_compare_each_groups_share_of_floor_time_with_its_share_of_seats() -> None:
+    world = assembly(jurors=0)
+    for juror, region in (("n1", "north"), ("n2", "north"), ("s1", "south"), ("s2", "south")):
+        world.add(juror, Role.JUROR, region=region)
+    assert quietest_stratum(strata(world.state, figures(world))) is None
+    for juror, ms in (("n1", 90_000), ("n2", 60_000), ("s1", 50_000)):
+        world.run(juror, RaiseHand(room=P))
+        world.run("f1", GrantFloor(room=P))
+        world.tick(ms)
+        world.run(juror, YieldFloor(room=P))
+    shares = strata(world.state, figures(world))
+    north, south = shares
+    assert (north.value, north.seats, north.seat_share, north.spoken_ms) == (
+        "north",
+        2,
+        0.5,
+        150_000,
+    )
+    assert south.speaking_share == 50_000 / 200_000
+    quiet = quietest_stratum(shares)
+    assert quiet is not None
+    assert (quiet.attribute, quiet.value, quiet.ratio) == ("region", "south", 0.5)

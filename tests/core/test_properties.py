@@ -863,6 +863,16 @@ BUILDERS: dict[type[Command], Builder] = {
     cmd.RecallRound: lambda m, data, room: cmd.RecallRound(
         round_id=data.draw(st.sampled_from([*m.round_ids(), "r0"]), label="round")
     ),
+    # The lead's oversight
+    cmd.SetFairnessAlarms: lambda m, data, room: cmd.SetFairnessAlarms(
+        unspoken_after_ms=_maybe(data, DURATIONS),
+        max_gini=_maybe(data, st.sampled_from([0.0, 0.3, 0.5, 1.0, 1.5])),
+        max_wait_ms=_maybe(data, DURATIONS),
+        min_stratum_ratio=_maybe(data, st.sampled_from([-0.1, 0.5, 1.0])),
+    ),
+    cmd.SendFacilitatorNote: lambda m, data, room: cmd.SendFacilitatorNote(
+        room=room, text=_text(data)
+    ),
     # Speaking turns
     cmd.RaiseHand: lambda m, data, room: cmd.RaiseHand(room=room),
     cmd.LowerHand: lambda m, data, room: cmd.LowerHand(room=room),

@@ -198,6 +198,9 @@ EXAMPLES: dict[type[Command], Command] = {
     cmd.MoveParticipant: cmd.MoveParticipant(participant=FIRST_ROOM.jurors[0], to_room=P),
     cmd.SetRoundTimer: cmd.SetRoundTimer(duration_ms=600_000),
     cmd.ExpireRoundTimer: cmd.ExpireRoundTimer(round_id=STARTED.round_id),
+    # The lead's oversight
+    cmd.SetFairnessAlarms: cmd.SetFairnessAlarms(unspoken_after_ms=900_000, max_gini=0.4),
+    cmd.SendFacilitatorNote: cmd.SendFacilitatorNote(room=P, text="Ask Juror 4 what they think"),
     cmd.Broadcast: cmd.Broadcast(text="Back in five minutes"),
     cmd.CloseRound: cmd.CloseRound(),
     cmd.CancelRecall: cmd.CancelRecall(),

@@ -24,6 +24,8 @@ SHAPES = {
     4: "9579d38bfe1f34d287c9243d0fe6589cd3d2507aaf24df9e9cad0b4cc7a752e3",
     # Why each muted juror was muted, so a page opened later can say it (issue 10).
     5: "b769ac953d2231bbe21fc103028d445a68a9cd8a28154744c57b5fc9376ee706",
+    # A room's opening time and the lead's notes to it, the fairness alarm thresholds (issue 11).
+    6: "cccb43fc49e5fe15e43cb50c46925f0f209f9a9289c480db311574f89bb6f9d5",
 }
 # What a schema says for people, not about the shape of the JSON.
 PROSE = {"title", "description", "default"}

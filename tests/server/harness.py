@@ -522,6 +522,8 @@ PLAUSIBLE_FIELDS: dict[str, dict[str, Any]] = {
     "close_round": {"after_ms": 60_000},
     "cancel_recall": {},
     "recall_round": {"round_id": "r1"},
+    "set_fairness_alarms": {"unspoken_after_ms": 900_000},
+    "send_facilitator_note": {"text": "Who has not spoken yet?"},
     "raise_hand": {},
     "lower_hand": {},
     "request_reply": {},

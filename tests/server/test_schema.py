@@ -329,6 +329,9 @@ def deliberate(*, pseudonymous: bool) -> Session:
     s.run(juror, cmd.Speak(room=room, text="In my street every flat is a holiday let."))
     s.run("lead", cmd.SetRoundTimer(duration_ms=10 * MINUTE))
     s.run("lead", cmd.Broadcast(text="Ten minutes left in every room."))
+    s.run("lead", cmd.SetFairnessAlarms(unspoken_after_ms=15 * MINUTE, max_gini=0.4))
+    s.run("lead", cmd.SendFacilitatorNote(room=room, text="Two have not spoken yet."))
+    s.snapshot()
     mover = sorted(s.state.rooms[second_room.room_id].jurors)[0]
     s.run("lead", cmd.MoveParticipant(participant=mover, to_room=room))
     s.snapshot()

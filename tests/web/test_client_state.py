@@ -481,6 +481,8 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.juror("j9", attributes=attributes(8))
     s.run("lead", cmd.RemoveParticipant(room=P, participant="j9", reason="Not on the jury list"))
     s.run("lead", cmd.Broadcast(text="Five minutes left."))
+    s.run("lead", cmd.SetFairnessAlarms(unspoken_after_ms=10 * MINUTE, max_wait_ms=MINUTE))
+    s.run("lead", cmd.SendFacilitatorNote(room=one, text="Who has not spoken yet?"))
     s.tick(11 * MINUTE)
     s.run(SYSTEM_ACTOR, cmd.ExpireRoundTimer(round_id=proposal.id))
     s.run("lead", cmd.CloseRound(after_ms=2 * MINUTE))  # announced ahead...

@@ -81,3 +81,55 @@ export function roomFairness(client, roomId, nowMs) {
     not_spoken: notSpoken,
   };
 }
+
+/**
+ * @typedef {{attribute: string, value: string, seats: number, seat_share: number,
+ *   spoken_ms: number, speaking_share: number, ratio: number}} StratumShare
+ */
+
+/**
+ * Every stratum of the jurors the figures cover (`metrics.strata`): its share of the seats
+ * against its share of the floor time. Attributes come from the people directory (rooms'
+ * `people`), where only moderators are sent them.
+ * @param {import("./state.js").ClientState} client
+ * @param {RoomFairness} figures
+ * @returns {StratumShare[]}
+ */
+export function strata(client, figures) {
+  const people = client.people ?? {};
+  const attributesOf = (/** @type {string} */ id) => people[id]?.attributes ?? {};
+  const names = [...new Set(figures.speakers.flatMap((s) => Object.keys(attributesOf(s.participant))))].sort(compareIds);
+  const found = [];
+  for (const attribute of names) {
+    /** @type {Map<string, {seats: number, spoken: number}>} */
+    const groups = new Map();
+    for (const speaker of figures.speakers) {
+      const value = attributesOf(speaker.participant)[attribute];
+      if (value === undefined) continue;
+      const group = groups.get(value) ?? { seats: 0, spoken: 0 };
+      groups.set(value, { seats: group.seats + 1, spoken: group.spoken + speaker.spoken_ms });
+    }
+    const seats = [...groups.values()].reduce((sum, g) => sum + g.seats, 0);
+    const spoken = [...groups.values()].reduce((sum, g) => sum + g.spoken, 0);
+    for (const value of [...groups.keys()].sort(compareIds)) {
+      const group = /** @type {{seats: number, spoken: number}} */ (groups.get(value));
+      const seatShare = group.seats / seats;
+      const speakingShare = spoken ? group.spoken / spoken : 0;
+      found.push({ attribute, value, seats: group.seats, seat_share: seatShare,
+        spoken_ms: group.spoken, speaking_share: speakingShare,
+        ratio: seatShare ? speakingShare / seatShare : 1 });
+    }
+  }
+  return found;
+}
+
+/**
+ * The stratum furthest below its fair share of floor time (`metrics.quietest_stratum`); none
+ * before anyone spoke.
+ * @param {StratumShare[]} shares
+ * @returns {StratumShare | null}
+ */
+export function quietestStratum(shares) {
+  if (shares.length === 0 || shares.every((s) => s.spoken_ms === 0)) return null;
+  return shares.reduce((best, s) => (s.ratio < best.ratio ? s : best));
+}

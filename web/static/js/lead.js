@@ -1,6 +1,6 @@
 // The lead facilitator's view: every room at a glance, breakout rounds, broadcasts, the recall.
 import { useState } from "preact/hooks";
-import { roomFairness } from "./fairness.js";
+import { quietestStratum, roomFairness, strata } from "./fairness.js";
 import { formatDuration, t } from "./i18n.js";
 import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { RoomView } from "./room.js";
@@ -8,11 +8,9 @@ import { PLENARY_ROOM } from "./state.js";
 import { SpeakingMark } from "./voicebar.js";
 import { PastRoomView, PastRoundsPicker, roundKey, usePastRounds } from "./pastrounds.js";
 
-// Alarms: a room where speaking is this unequal, or a hand has waited this long, needs a look;
-// inequality only means something once people have talked for a while.
-const UNEQUAL_GINI = 0.5;
+// Inequality only means something once people have talked for a while.
 const ENOUGH_TALK_MS = 5 * 60_000;
-const LONG_WAIT_MS = 3 * 60_000;
+const MINUTE_MS = 60_000;
 
 export function LeadView({ view, now, send, voice }) {
   const [roomId, setRoomId] = useState(null);
@@ -37,43 +35,149 @@ export function LeadView({ view, now, send, voice }) {
         ${t("Typing works as usual.")}</p>`}
       <div class="room-cards">${rooms.map((room) => html`<${RoomCard} client=${client}
         room=${room} now=${now} present=${view.presence[room.id] ?? []} voice=${voice}
-        open=${() => setRoomId(room.id)} />`)}</div>
+        send=${send} open=${() => setRoomId(room.id)} />`)}</div>
     </section>
     <${PastRoundsPicker} past=${past} />
+    <${AlarmSettings} client=${client} send=${send} />
     <${BroadcastForm} send=${send} />`;
 }
 
-function alarms(client, room, now, present) {
+/**
+ * What the lead's card shows of a room, and the alarms its figures raise against the thresholds
+ * the lead set (`set_fairness_alarms`, in the assembly view; null: that alarm is off).
+ */
+export function roomAlarms(client, room, now, present) {
   const found = [];
   const figures = roomFairness(client, room.id, now);
+  const limits = client.assembly?.alarms ?? {};
+  const shares = strata(client, figures);
+  const quiet = quietestStratum(shares);
+  const talk = figures.speakers.reduce((sum, s) => sum + s.spoken_ms, 0);
+  const waiting = room.queue.reduce((longest, entry) => Math.max(longest, now - entry.raised_at_ms), 0);
+  const longestWait = figures.speakers.reduce((longest, s) => Math.max(longest, s.longest_wait_ms), 0);
   if (room.paused_at_ms !== null) found.push(t("paused"));
   if (room.locked) found.push(t("locked"));
-  const talk = figures.speakers.reduce((sum, s) => sum + s.spoken_ms, 0);
-  if (talk >= ENOUGH_TALK_MS && figures.gini >= UNEQUAL_GINI) found.push(t("unequal speaking time"));
-  if (room.queue.some((entry) => now - entry.raised_at_ms >= LONG_WAIT_MS)) found.push(t("long wait"));
+  const open = room.opened_at_ms === null ? 0 : now - room.opened_at_ms;
+  if (limits.unspoken_after_ms != null && open >= limits.unspoken_after_ms
+      && figures.not_spoken.length > 0) {
+    found.push(t("{count} of {total} have not spoken after {minutes} min", {
+      count: figures.not_spoken.length, total: figures.speakers.length,
+      minutes: Math.round(open / MINUTE_MS) }));
+  }
+  if (limits.max_gini != null && talk >= ENOUGH_TALK_MS && figures.gini >= limits.max_gini) {
+    found.push(t("unequal speaking time"));
+  }
+  if (limits.max_wait_ms != null && waiting >= limits.max_wait_ms) found.push(t("long wait"));
+  if (limits.min_stratum_ratio != null && quiet && talk >= ENOUGH_TALK_MS
+      && quiet.ratio < limits.min_stratum_ratio) {
+    found.push(t("{stratum} has {speaking} of the floor for {seats} of the seats", {
+      stratum: `${quiet.attribute}: ${quiet.value}`, speaking: percent(quiet.speaking_share),
+      seats: percent(quiet.seat_share) }));
+  }
   if (room.facilitators.length > 0 && !room.facilitators.some((id) => present.includes(id))) {
     found.push(t("no facilitator online"));
   }
-  return { found, figures };
+  return { found, figures, quiet, longestWait };
 }
 
-function RoomCard({ client, room, now, present, open, voice }) {
-  const { found, figures } = alarms(client, room, now, present);
+const percent = (/** @type {number} */ share) => `${Math.round(share * 100)} %`;
+
+function RoomCard({ client, room, now, present, open, voice, send }) {
+  const { found, figures, quiet, longestWait } = roomAlarms(client, room, now, present);
   const floor = room.floor;
-  return html`<article class=${`room-card${found.length ? " needs-help" : ""}`}>
+  const spoke = figures.speakers.length - figures.not_spoken.length;
+  return html`<article class=${`room-card${found.length ? " needs-help" : ""}`}
+      data-room=${room.id}>
     <h3>${roomLabel(room)}</h3>
     <p>${floor ? t("{name} speaks · {left} left", { name: nameOf(client, floor.speaker),
       left: formatDuration(timeLeft(room, floor.deadline_ms, now)) }) : t("The floor is free.")}</p>
-    <p>${[
+    <p class="figures">${[
       t("Waiting: {count}", { count: room.queue.length + room.replies.length }),
       t("Gini: {gini}", { gini: figures.gini.toFixed(2) }),
+      t("Have spoken: {count} of {total}", { count: spoke, total: figures.speakers.length }),
+      t("Longest wait: {time}", { time: formatDuration(longestWait) }),
       t("Online: {count}", { count: present.length }),
     ].join(" · ")}</p>
-    ${voice.available && html`<${RoomVoice} client=${client} talking=${voice.talking[room.id]} />`}
-    ${found.length > 0 && html`<p class="alarms"><strong>${t("Needs attention:")}</strong>${" "}
+    ${quiet && html`<p class="muted">${t("Quietest stratum: {stratum}, {speaking} of the floor for {seats} of the seats",
+      { stratum: `${quiet.attribute}: ${quiet.value}`, speaking: percent(quiet.speaking_share),
+        seats: percent(quiet.seat_share) })}</p>`}
+    ${voice.available && html`<${RoomVoice} client=${client} talking=${voice.talking[room.id]} />
+      <p class="muted">${t("Voice heard: {time} · voiced Gini: {gini}", {
+        time: formatDuration(figures.speakers.reduce((sum, s) => sum + s.voiced_ms, 0)),
+        gini: figures.voiced_gini.toFixed(2) })}</p>`}
+    ${found.length > 0 && html`<p class="alarms" role="status"><strong>${t("Needs attention:")}</strong>${" "}
       ${found.join(", ")}</p>`}
-    <button type="button" onClick=${open}>${t("Open {room}", { room: roomLabel(room) })}</button>
+    <div class="row">
+      <button type="button" onClick=${open}>${t("Open {room}", { room: roomLabel(room) })}</button>
+      ${room.facilitators.length > 0 && html`<${NoteForm} room=${room} send=${send} />`}
+    </div>
   </article>`;
+}
+
+/** A private note to the room's facilitators: only they, the lead and the organiser read it. */
+function NoteForm({ room, send }) {
+  const [writing, setWriting] = useState(false);
+  const [text, setText] = useState("");
+  if (!writing) {
+    return html`<button type="button" onClick=${() => setWriting(true)}>
+      ${t("Note to the facilitator")}</button>`;
+  }
+  const submit = async (event) => {
+    event.preventDefault();
+    const ack = await send("send_facilitator_note", { room: room.id, text });
+    if (ack.ok) {
+      setText("");
+      setWriting(false);
+    }
+  };
+  const id = `note-${room.id}`;
+  return html`<form class="note-form" onSubmit=${submit}>
+    <label for=${id}>${t("Private note to the facilitator of {room}", { room: roomLabel(room) })}</label>
+    <textarea id=${id} required maxlength="2000" value=${text}
+      onInput=${(e) => setText(e.target.value)}></textarea>
+    <div class="row"><button type="submit" class="primary">${t("Send the note")}</button>
+      <button type="button" onClick=${() => setWriting(false)}>${t("Cancel")}</button></div>
+  </form>`;
+}
+
+/** The thresholds of the alarms, for the whole assembly: recorded, so the record says them. */
+function AlarmSettings({ client, send }) {
+  const limits = client.assembly?.alarms ?? {};
+  const [shown, setShown] = useState(false);
+  const minutes = (ms) => (ms == null ? "" : String(ms / MINUTE_MS));
+  const [unspoken, setUnspoken] = useState(minutes(limits.unspoken_after_ms));
+  const [gini, setGini] = useState(limits.max_gini == null ? "" : String(limits.max_gini));
+  const [wait, setWait] = useState(minutes(limits.max_wait_ms));
+  const [ratio, setRatio] = useState(limits.min_stratum_ratio == null ? "" : String(limits.min_stratum_ratio));
+  const orNull = (value, scale = 1) => (value.trim() === "" ? null : Number(value) * scale);
+  const submit = (event) => {
+    event.preventDefault();
+    send("set_fairness_alarms", {
+      unspoken_after_ms: orNull(unspoken, MINUTE_MS), max_gini: orNull(gini),
+      max_wait_ms: orNull(wait, MINUTE_MS), min_stratum_ratio: orNull(ratio),
+    });
+  };
+  // A section that opens, not <details>: that would be one more ARIA group on the page.
+  return html`<section class="card alarm-settings" aria-labelledby="alarm-heading">
+    <h2 id="alarm-heading"><button type="button" class="link" aria-expanded=${shown}
+      aria-controls="alarm-form" onClick=${() => setShown(!shown)}>${t("Alarm thresholds")}</button></h2>
+    ${shown && html`<p class="muted">${t("An empty field turns that alarm off.")}</p>
+    <form id="alarm-form" class="grid-form" onSubmit=${submit}>
+      <label for="alarm-unspoken">${t("Jurors who have not spoken after (minutes)")}</label>
+      <input id="alarm-unspoken" type="number" min="1" max="1440" value=${unspoken}
+        onInput=${(e) => setUnspoken(e.target.value)} />
+      <label for="alarm-gini">${t("Gini of speaking time at least (0 to 1)")}</label>
+      <input id="alarm-gini" type="number" min="0.01" max="1" step="0.01" value=${gini}
+        onInput=${(e) => setGini(e.target.value)} />
+      <label for="alarm-wait">${t("A hand up for (minutes)")}</label>
+      <input id="alarm-wait" type="number" min="1" max="1440" value=${wait}
+        onInput=${(e) => setWait(e.target.value)} />
+      <label for="alarm-ratio">${t("Quietest stratum below this share of its fair time (0 to 1)")}</label>
+      <input id="alarm-ratio" type="number" min="0.01" max="1" step="0.01" value=${ratio}
+        onInput=${(e) => setRatio(e.target.value)} />
+      <button type="submit" class="primary">${t("Set the thresholds")}</button>
+    </form>`}
+  </section>`;
 }
 
 /** Whether a room's voice is running (the server tells who talks there), and who speaks now. */

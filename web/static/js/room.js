@@ -46,6 +46,7 @@ export function RoomView({ view, roomId, now, send, voice }) {
         </div>
         <div class="side">
           ${!moderator && html`<${PeopleHere} ...${ctx} observer=${role === "observer"} />`}
+          ${moderator && room.notes.length > 0 && html`<${LeadNotes} ...${ctx} />`}
           <${Queue} ...${ctx} />
           <${Agenda} ...${ctx} />
           <${Polls} ...${ctx} />
@@ -55,6 +56,17 @@ export function RoomView({ view, roomId, now, send, voice }) {
         <div class="map-column"><${ArgumentMap} ...${ctx} /></div>
       </div>
     </section>`;
+}
+
+/** The lead's private notes to this room's facilitators, newest first. */
+function LeadNotes({ client, room }) {
+  return html`<section class="card lead-notes" aria-labelledby=${`notes-${room.id}`}>
+    <h3 id=${`notes-${room.id}`}>${t("Notes from the lead")}</h3>
+    <p class="muted">${t("Only the facilitators of this room and the lead see these.")}</p>
+    <ul>${[...room.notes].reverse().map((note) => html`<li>
+      <time>${formatTime(note.at_ms)}</time> ${note.text}
+      <span class="muted"> — ${nameOf(client, note.author)}</span></li>`)}</ul>
+  </section>`;
 }
 
 /**

@@ -37,14 +37,17 @@ export const PLENARY_ROOM = "plenary";
  *   paused_at_ms: number | null, rules: Rules, jurors: string[], facilitators: string[],
  *   muted: string[], mute_reasons: Record<string, string>, floor: Floor | null, queue: QueueEntry[], replies: QueueEntry[],
  *   statements: object[], nodes: NodeView[], polls: PollView[], agenda: AgendaItemView[],
- *   stats: Record<string, SpeakerStats>}} RoomView
+ *   stats: Record<string, SpeakerStats>, opened_at_ms: number | null,
+ *   notes: {at_ms: number, author: string, text: string}[]}} RoomView
  * @typedef {{name: string, role: string, attributes?: Record<string, string>}} Person
  * @typedef {{room_id: string, name: string, jurors: string[], facilitators: string[]}} RoundRoom
  * @typedef {{id: string, started: boolean, deadline_ms: number | null,
  *   recall_at_ms: number | null, rooms: RoundRoom[]}} RoundView
  * @typedef {{id: string, seq: number, title: string, public: boolean, pseudonymous: boolean,
  *   counts: Record<string, number>, round: RoundView | null,
- *   announcements: {at_ms: number, text: string}[]}} AssemblyView
+ *   announcements: {at_ms: number, text: string}[], alarms: FairnessAlarms}} AssemblyView
+ * @typedef {{unspoken_after_ms: number | null, max_gini: number | null,
+ *   max_wait_ms: number | null, min_stratum_ratio: number | null}} FairnessAlarms
  * @typedef {{audience: Audience, assembly: AssemblyView | null,
  *   rooms: Record<string, RoomView>, people?: Record<string, Person>}} ClientState
  * @typedef {{type: string, room: string, seq: number, actor: string, at_ms: number,
@@ -793,6 +796,24 @@ const ASSEMBLY = {
       announcements: [...a.announcements, { at_ms: e.at_ms, text: e.text }],
     })),
   round_closed: (c, e) => closeRound(c, e),
+  fairness_alarms_set: (c, e) =>
+    withAssembly(c, (a) => ({
+      ...a,
+      alarms: {
+        unspoken_after_ms: e.unspoken_after_ms,
+        max_gini: e.max_gini,
+        max_wait_ms: e.max_wait_ms,
+        min_stratum_ratio: e.min_stratum_ratio,
+      },
+    })),
+  // Only the room's moderators are sent a note's words; everyone else keeps no notes.
+  facilitator_note_sent: (c, e) =>
+    e.text === null
+      ? c
+      : withRoom(c, e.room, (room) => ({
+          ...room,
+          notes: [...room.notes, { at_ms: e.at_ms, author: e.actor, text: e.text }],
+        })),
 };
 
 /**
