@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -23,6 +25,7 @@ from facilitation.events import AnnouncementBroadcast, HandRaised
 from facilitation.record import GENESIS_HASH, verify_chain
 from facilitation.upcast import SCHEMA_VERSION_KEY
 from server.store import (
+    MIGRATIONS_DIR,
     SNAPSHOTS_KEPT,
     SQLITE_BUSY_TIMEOUT_MS,
     AssemblyExists,
@@ -514,3 +517,49 @@ async def test_two_writers_deciding_on_the_same_log_never_both_commit(
     assert len(won) == 1
     assert all(isinstance(o, SeqConflict) for o in outcomes if o not in won)
     assert len(await store.events(JURY)) == 3
+
+
+async def test_events_from_before_follows_each_follow_the_one_before_them(
+    database_url: str,
+) -> None:
+    """A log written before migration 0003 is chained event by event, so a writer that decided
+    on any of its positions still meets the event after it."""
+    store = Store(database_url)
+    await store.start()
+    await store.create_assembly(JURY, [hand("r1", 1)])
+    await store.create_assembly("second")
+    await store.append(JURY, [hand("r1", 2), hand("r2", 1)])
+    await store.append("second", [hand("r1", 1)])
+    await store.append(JURY, [hand("r1", 3)])
+    await store.close()
+
+    def back_to_0002(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(back_to_0002)
+    finally:
+        await engine.dispose()
+    store = Store(database_url)
+    await store.start()  # upgrades again
+    try:
+        rows = await run_sql(database_url, "SELECT assembly_id, id, follows FROM event ORDER BY id")
+        before: dict[str, int] = {}
+        for assembly_id, position, follows in rows:
+            assert follows == before.get(assembly_id, 0)
+            before[assembly_id] = position
+        # A batch decided on an old position (id 2, after which id 3 came) cannot go in.
+        with pytest.raises(IntegrityError):
+            await run_sql(
+                database_url,
+                "INSERT INTO event (assembly_id, room, seq, type, actor, at_ms, body, prev_hash,"
+                " hash, follows) VALUES (:jury, 'r9', 1, 'hand_raised', 'j9', 0, '{}', '', '', 2)",
+                jury=JURY,
+            )
+    finally:
+        await store.close()
