@@ -46,6 +46,8 @@ def build(settings: Settings, *, clock: Clock = wall_clock_ms, live: bool = True
         settings.address,
         timedelta(days=settings.invite_ttl_days),
     )
+    # A withdrawn invite (here, or on another process: the bus) is read again before it is used.
+    hub.on_revoke(invites.forget)
     return Services(settings, clock, store, hub, invites, Organiser(hub, invites))
 
 

@@ -1,6 +1,7 @@
 """The durable log of every assembly, with snapshots and invite links, in SQLite or PostgreSQL."""
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -23,12 +24,19 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     event,
     func,
     make_url,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Column, Field, SQLModel, col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -113,6 +121,16 @@ class EventRow(SQLModel, table=True):
         # Two writers that both saw the same head cannot both commit: the second one fails.
         UniqueConstraint("assembly_id", "room", "seq", name="uq_event_stream_seq"),
         Index("ix_event_assembly_position", "assembly_id", "id"),
+        # Two writers that decided on the same log cannot both commit either, whatever streams
+        # they write: each batch names the position it follows, once per assembly.
+        Index(
+            "uq_event_follows",
+            "assembly_id",
+            "follows",
+            unique=True,
+            sqlite_where=text("follows IS NOT NULL"),
+            postgresql_where=text("follows IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=_position_column())
@@ -125,6 +143,9 @@ class EventRow(SQLModel, table=True):
     body: str = Field(sa_type=Text)
     prev_hash: str
     hash: str
+    # On a batch's first event: the assembly's last position when the batch was decided (0 for
+    # none). NULL on the batch's other events.
+    follows: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class SnapshotRow(SQLModel, table=True):
@@ -229,7 +250,10 @@ def _on_sqlite_begin(connection: Connection) -> None:
     # A deferred transaction that reads and then writes fails at once ("database is locked") if
     # another connection committed in between; busy_timeout cannot help it. A write transaction
     # therefore takes the write lock up front, waiting its turn; reads stay deferred.
-    if connection.get_execution_options().get(_SQLITE_BEGIN_IMMEDIATE):
+    options = connection.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return  # each statement is its own transaction
+    if options.get(_SQLITE_BEGIN_IMMEDIATE):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
@@ -265,6 +289,111 @@ def _stored(position: int | None, body: str, prev_hash: str, hash_: str) -> Stor
     return StoredEvent(_inserted(position), decode_event(json.loads(body)), prev_hash, hash_, body)
 
 
+# One statement writes a whole batch, whatever its size, so it is prepared once: the rows go in
+# as arrays (PostgreSQL) or one JSON array (SQLite), and come out in the batch's order, which is
+# the order their positions are taken in. Only the batch's first row says what it follows.
+_INSERTED_COLUMNS = "assembly_id, room, seq, type, actor, at_ms, body, prev_hash, hash, follows"
+_INSERT_BATCH = {
+    "postgresql": text(
+        f"INSERT INTO event ({_INSERTED_COLUMNS})"
+        " SELECT :assembly_id, r.room, r.seq, r.type, r.actor, r.at_ms, r.body, r.prev_hash,"
+        " r.hash, CASE WHEN r.n = 1 THEN CAST(:follows AS BIGINT) END"
+        " FROM unnest(CAST(:rooms AS VARCHAR[]), CAST(:seqs AS INTEGER[]),"
+        " CAST(:types AS VARCHAR[]), CAST(:actors AS VARCHAR[]), CAST(:at_ms AS BIGINT[]),"
+        " CAST(:bodies AS TEXT[]), CAST(:prev_hashes AS VARCHAR[]), CAST(:hashes AS VARCHAR[]))"
+        " WITH ORDINALITY AS r(room, seq, type, actor, at_ms, body, prev_hash, hash, n)"
+        " ORDER BY r.n RETURNING id, room, seq"
+    ),
+    "sqlite": text(
+        f"INSERT INTO event ({_INSERTED_COLUMNS})"
+        " SELECT :assembly_id, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+        " json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),"
+        " json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[7]'),"
+        " CASE WHEN key = 0 THEN :follows END"
+        " FROM json_each(:rows) ORDER BY key RETURNING id, room, seq"
+    ),
+}
+
+
+@dataclass
+class _Heads:
+    """An assembly's log as this process last knew it: its last position, and the last seq and
+    hash of each of its streams then (a stream not here had no event yet)."""
+
+    position: int
+    streams: dict[str, tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class _Row:
+    event: Event
+    body: str
+    prev_hash: str
+    hash: str
+
+
+def _chain(
+    assembly_id: str, events: Sequence[Event], streams: dict[str, tuple[int, str]]
+) -> list[_Row]:
+    """Hash each event onto its stream's head, moving `streams` on; `SeqConflict` when an
+    event's seq does not follow its stream's."""
+    rows = []
+    for item in events:
+        last_seq, prev_hash = streams.get(item.room, (0, GENESIS_HASH))
+        if item.seq != last_seq + 1:
+            raise SeqConflict(f"{assembly_id}/{item.room}: seq {item.seq} after {last_seq}")
+        body = canonical_json(encode_for_log(item))
+        hash_ = chain_hash(prev_hash, body)
+        rows.append(_Row(item, body.decode(), prev_hash, hash_))
+        streams[item.room] = (item.seq, hash_)
+    return rows
+
+
+def _batch_parameters(
+    dialect: str, assembly_id: str, rows: list[_Row], follows: int
+) -> dict[str, Any]:
+    fields = [
+        (
+            r.event.room,
+            r.event.seq,
+            r.event.name,
+            r.event.actor,
+            r.event.at_ms,
+            r.body,
+            r.prev_hash,
+            r.hash,
+        )
+        for r in rows
+    ]
+    if dialect == "sqlite":
+        return {"assembly_id": assembly_id, "follows": follows, "rows": json.dumps(fields)}
+    columns = list(zip(*fields, strict=True))
+    names = ("rooms", "seqs", "types", "actors", "at_ms", "bodies", "prev_hashes", "hashes")
+    return {"assembly_id": assembly_id, "follows": follows} | {
+        name: list(column) for name, column in zip(names, columns, strict=True)
+    }
+
+
+async def _insert_batch(
+    connection: AsyncConnection, assembly_id: str, rows: list[_Row], follows: int
+) -> list[StoredEvent]:
+    """Write the rows in one statement; the stored events, in the rows' order."""
+    dialect = connection.dialect.name
+    found = await connection.execute(
+        _INSERT_BATCH[dialect], _batch_parameters(dialect, assembly_id, rows, follows)
+    )
+    positions = {(room, seq): position for position, room, seq in found}
+    stored = [
+        StoredEvent(positions[r.event.room, r.event.seq], r.event, r.prev_hash, r.hash, r.body)
+        for r in rows
+    ]
+    if any(a.position >= b.position for a, b in itertools.pairwise(stored)):
+        # The log's order would not be the order the batch was decided in: never seen, but the
+        # catch-up of every other process depends on it.
+        raise RuntimeError(f"{assembly_id}: a batch was given positions out of its order")
+    return stored
+
+
 def _invite(row: InviteRow) -> Invite:
     return Invite(
         id=row.id,
@@ -290,7 +419,12 @@ class Store:
         self._engine: AsyncEngine | None = None
         self._reads: async_sessionmaker[AsyncSession] | None = None
         self._writes: async_sessionmaker[AsyncSession] | None = None
+        # Each statement its own transaction: an append that knows its heads is one statement.
+        self._autocommit: AsyncEngine | None = None
         self._write_lock: asyncio.Lock | None = None
+        # What this process last knew of each assembly's log, so an append need not read it
+        # first. Only a hint: the log's constraints refuse a batch built on a stale one.
+        self._heads: dict[str, _Heads] = {}
 
     async def start(self) -> None:
         if self._engine is not None:
@@ -307,6 +441,8 @@ class Store:
         self._engine = engine
         self._reads = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._writes = async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False)
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._heads = {}
         if engine.dialect.name == "sqlite":
             # SQLite has one writer at a time anyway: queueing this process's writers here
             # spares them busy_timeout's sleep-and-retry polling.
@@ -315,7 +451,8 @@ class Store:
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
-        self._engine = self._reads = self._writes = self._write_lock = None
+        self._engine = self._reads = self._writes = self._autocommit = self._write_lock = None
+        self._heads = {}
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
@@ -334,13 +471,19 @@ class Store:
 
     async def create_assembly(self, assembly_id: str, events: Sequence[Event] = ()) -> None:
         """Register an assembly with its first events, all or nothing."""
+        streams: dict[str, tuple[int, str]] = {}
+        rows = _chain(assembly_id, events, streams)
         try:
             async with self._writing() as session:
                 session.add(AssemblyRow(id=assembly_id, created_at=datetime.now(UTC)))
                 await session.flush()
-                session.add_all(await self._chain(session, assembly_id, events))
+                stored = []
+                if rows:
+                    connection = await session.connection()
+                    stored = await _insert_batch(connection, assembly_id, rows, follows=0)
         except IntegrityError as error:
             raise AssemblyExists(assembly_id) from error
+        self._heads[assembly_id] = _Heads(stored[-1].position if stored else 0, streams)
 
     async def assembly_ids(self) -> list[str]:
         async with self._reading() as session:
@@ -352,38 +495,83 @@ class Store:
     async def append(
         self, assembly_id: str, events: Sequence[Event], *, expected_position: int | None = None
     ) -> list[StoredEvent]:
-        """Append a batch of events (of any streams, each in seq order) in one transaction.
+        """Append a batch of events (of any streams, each in seq order), all or nothing.
 
         Raises `SeqConflict`, writing nothing, when an event's seq does not follow its stream's
         last one (another writer was first, or the caller's state is behind), or when
         `expected_position` is given and is no longer the assembly's last position.
+
+        With `expected_position` at the end of the log as this process last saw it (its own
+        last append, or the last read of `events`), this is one statement and one round trip:
+        the streams' heads come from memory, and the batch is refused by the database itself
+        when anyone else appended after that position (the assembly's `follows` are unique).
+        Then the heads are dropped and read again, under the assembly's lock, on the next try.
         """
         if not events:
             return []
+        known = self._heads.get(assembly_id)
+        try:
+            if known is not None and known.position == expected_position:
+                return await self._append_known(assembly_id, events, known)
+            return await self._append_locked(assembly_id, events, expected_position)
+        except BaseException:
+            # A conflict, or a failure after which the commit may or may not have happened:
+            # what this process knew of the log is no longer sure.
+            self._heads.pop(assembly_id, None)
+            raise
+
+    async def _append_known(
+        self, assembly_id: str, events: Sequence[Event], known: _Heads
+    ) -> list[StoredEvent]:
+        if self._autocommit is None:
+            raise RuntimeError("the store is not started")
+        streams = dict(known.streams)
+        rows = _chain(assembly_id, events, streams)
+        turn: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
+        try:
+            async with turn, self._autocommit.connect() as connection:
+                stored = await _insert_batch(connection, assembly_id, rows, known.position)
+        except IntegrityError as error:
+            # Another writer appended after `known.position` (or took one of these seqs).
+            raise SeqConflict(f"{assembly_id}: {error.orig}") from error
+        self._remember(assembly_id, known, stored[-1].position, streams)
+        return stored
+
+    async def _append_locked(
+        self, assembly_id: str, events: Sequence[Event], expected_position: int | None
+    ) -> list[StoredEvent]:
         try:
             async with self._writing() as session:
                 await self._lock_assembly(session, assembly_id)
-                if expected_position is not None:
-                    last = await session.exec(
-                        select(func.max(EventRow.id)).where(EventRow.assembly_id == assembly_id)
-                    )
-                    if (last.one() or 0) != expected_position:
-                        raise SeqConflict(f"{assembly_id} has moved past {expected_position}")
-                rows = await self._chain(session, assembly_id, events)
-                session.add_all(rows)
-                await session.flush()
+                last = await session.exec(
+                    select(func.max(EventRow.id)).where(EventRow.assembly_id == assembly_id)
+                )
+                position = last.one() or 0
+                if expected_position is not None and position != expected_position:
+                    raise SeqConflict(f"{assembly_id} has moved past {expected_position}")
+                streams = await self._stream_heads(session, assembly_id)
+                rows = _chain(assembly_id, events, streams)
+                connection = await session.connection()
+                stored = await _insert_batch(connection, assembly_id, rows, position)
         except IntegrityError as error:
-            # The assembly's row lock makes this rare: only a writer that skipped it gets here.
+            # Only a writer that did not take the lock (one that knew its heads) gets here.
             raise SeqConflict(f"{assembly_id}: {error.orig}") from error
-        return [
-            StoredEvent(_inserted(row.id), event, row.prev_hash, row.hash, row.body)
-            for row, event in zip(rows, events, strict=True)
-        ]
+        self._heads[assembly_id] = _Heads(stored[-1].position, streams)
+        return stored
+
+    def _remember(
+        self, assembly_id: str, was: _Heads, position: int, streams: dict[str, tuple[int, str]]
+    ) -> None:
+        """The log has moved from `was` to `position`: keep that, unless something else moved
+        this process's knowledge of it meanwhile (then it is read again when next needed)."""
+        if self._heads.get(assembly_id) is was and was.position < position:
+            self._heads[assembly_id] = _Heads(position, streams)
+        else:
+            self._heads.pop(assembly_id, None)
 
     async def _lock_assembly(self, session: AsyncSession, assembly_id: str) -> None:
-        # Holding the assembly's row until commit serialises its writers, so positions (taken
-        # from a sequence at insert time) increase in commit order: a reader that saw position
-        # P will never see a smaller one appear later. SQLite's single writer gives this anyway.
+        # Holding the assembly's row until commit serialises the writers that read before they
+        # write; `follows` refuses those that did not. SQLite's single writer gives this anyway.
         found = await session.exec(
             select(AssemblyRow.id)
             .where(AssemblyRow.id == assembly_id)
@@ -392,34 +580,21 @@ class Store:
         if found.first() is None:
             raise UnknownAssembly(assembly_id)
 
-    async def _chain(
-        self, session: AsyncSession, assembly_id: str, events: Sequence[Event]
-    ) -> list[EventRow]:
-        heads: dict[str, tuple[int, str]] = {}
-        rows = []
-        for item in events:
-            if item.room not in heads:
-                heads[item.room] = await self._head(session, assembly_id, item.room)
-            last_seq, prev_hash = heads[item.room]
-            if item.seq != last_seq + 1:
-                raise SeqConflict(f"{assembly_id}/{item.room}: seq {item.seq} after {last_seq}")
-            body = canonical_json(encode_for_log(item))
-            hash_ = chain_hash(prev_hash, body)
-            rows.append(
-                EventRow(
-                    assembly_id=assembly_id,
-                    room=item.room,
-                    seq=item.seq,
-                    type=item.name,
-                    actor=item.actor,
-                    at_ms=item.at_ms,
-                    body=body.decode(),
-                    prev_hash=prev_hash,
-                    hash=hash_,
-                )
-            )
-            heads[item.room] = (item.seq, hash_)
-        return rows
+    @staticmethod
+    async def _stream_heads(session: AsyncSession, assembly_id: str) -> dict[str, tuple[int, str]]:
+        """The last seq and hash of every stream of the assembly, in one query."""
+        last = (
+            select(EventRow.room, func.max(EventRow.seq).label("seq"))
+            .where(EventRow.assembly_id == assembly_id)
+            .group_by(col(EventRow.room))
+            .subquery()
+        )
+        found = await session.exec(
+            select(EventRow.room, EventRow.seq, EventRow.hash)
+            .join(last, and_(col(EventRow.room) == last.c.room, col(EventRow.seq) == last.c.seq))
+            .where(EventRow.assembly_id == assembly_id)
+        )
+        return {room: (seq, hash_) for room, seq, hash_ in found}
 
     @staticmethod
     async def _head(session: AsyncSession, assembly_id: str, room: str) -> tuple[int, str]:
@@ -440,7 +615,21 @@ class Store:
                 .where(EventRow.assembly_id == assembly_id, col(EventRow.id) > after_position)
                 .order_by(col(EventRow.id))
             )
-            return [_stored(*row) for row in found]
+            records = [_stored(*row) for row in found]
+        self._caught_up(assembly_id, after_position, records)
+        return records
+
+    def _caught_up(self, assembly_id: str, after_position: int, records: list[StoredEvent]) -> None:
+        """Others' appends, just read: the heads this process knows move on with them, so its
+        next append need not read them again. Positions increase in commit order (each batch
+        follows the last), so what was read is the whole log up to its last position."""
+        known = self._heads.get(assembly_id)
+        if not records or known is None or known.position != after_position:
+            return
+        streams = dict(known.streams)
+        for record in records:
+            streams[record.event.room] = (record.event.seq, record.hash)
+        self._remember(assembly_id, known, records[-1].position, streams)
 
     async def stream_events(
         self, assembly_id: str, room: str, *, after_seq: int = 0, limit: int | None = None
@@ -555,10 +744,16 @@ class Store:
 
     async def invite_by_hash(self, token_hash: str) -> Invite | None:
         """The invite with this token hash, revoked or expired ones included: the caller decides."""
+        found = await self.invites_by_hash([token_hash])
+        return found[0] if found else None
+
+    async def invites_by_hash(self, token_hashes: Sequence[str]) -> list[Invite]:
+        """The invites with any of these token hashes, in no particular order."""
         async with self._reading() as session:
-            found = await session.exec(select(InviteRow).where(InviteRow.token_hash == token_hash))
-            row = found.first()
-            return None if row is None else _invite(row)
+            found = await session.exec(
+                select(InviteRow).where(col(InviteRow.token_hash).in_(token_hashes))
+            )
+            return [_invite(row) for row in found]
 
     async def invites(self, assembly_id: str) -> list[Invite]:
         """Every invite of the assembly, oldest first."""

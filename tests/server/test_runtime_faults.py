@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import server.store
 from facilitation import PLENARY_ROOM, SYSTEM_ACTOR, Assembly, Role, registry
 from facilitation.commands import AddParticipant, CreateAssembly, LowerHand, RaiseHand
 from facilitation.events import HandRaised
@@ -172,16 +173,17 @@ async def test_an_assembly_whose_creation_failed_is_not_left_half_made(
 ) -> None:
     async with running(build(settings_for(sqlite_url, tmp_path), live=False)) as services:
         organiser, store = services.organiser, services.store
-        chain = store._chain
+        insert_batch = server.store._insert_batch
 
         async def disk_full(*args: Any, **kwargs: Any) -> Any:
             raise OSError("no space left on device")
 
-        monkeypatch.setattr(store, "_chain", disk_full)
+        # The events fail after the assembly's row is written, in the same transaction.
+        monkeypatch.setattr(server.store, "_insert_batch", disk_full)
         failed = await organiser.create_assembly("jury", "Citizens' jury")
         assert (failed.ok, failed.error) == (False, "unavailable")
         assert "jury" not in await store.assembly_ids()
 
-        monkeypatch.setattr(store, "_chain", chain)
+        monkeypatch.setattr(server.store, "_insert_batch", insert_batch)
         assert (await organiser.create_assembly("jury", "Citizens' jury")).ok
         assert await services.hub.look("jury", lambda state: state.title) == "Citizens' jury"

@@ -1,17 +1,20 @@
 """The store against real databases: the log, its hash chain, conflicts, snapshots and invites."""
 
 import asyncio
+import contextlib
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import SQLModel
 
@@ -22,6 +25,7 @@ from facilitation.events import AnnouncementBroadcast, HandRaised
 from facilitation.record import GENESIS_HASH, verify_chain
 from facilitation.upcast import SCHEMA_VERSION_KEY
 from server.store import (
+    MIGRATIONS_DIR,
     SNAPSHOTS_KEPT,
     SQLITE_BUSY_TIMEOUT_MS,
     AssemblyExists,
@@ -339,7 +343,7 @@ async def test_migrations_run_once_and_match_the_models(database_url: str) -> No
         await store.start()  # a second call on a started store changes nothing
         await store.close()
 
-    assert await run_sql(database_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert await run_sql(database_url, "SELECT version_num FROM alembic_version") == [("0003",)]
 
     def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection)
@@ -374,3 +378,188 @@ async def test_sqlite_is_set_up_for_a_durable_log(sqlite_url: str) -> None:
         "foreign_keys": 1,
         "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
     }
+
+
+@contextlib.contextmanager
+def round_trips() -> Iterator[list[str]]:
+    """Everything sent to any database meanwhile: each statement, and each BEGIN and COMMIT of
+    a transaction (the drivers send those themselves, outside autocommit)."""
+    sent: list[str] = []
+
+    def statement(_c: Connection, _cursor: Any, sql: str, *_rest: Any) -> None:
+        sent.append(sql.split()[0].upper())
+
+    def boundary(name: str) -> Callable[[Connection], None]:
+        def seen(connection: Connection) -> None:
+            # Outside autocommit the driver sends them; SQLite's BEGIN is a statement of ours.
+            if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                return
+            if name == "COMMIT" or connection.dialect.name != "sqlite":
+                sent.append(name)
+
+        return seen
+
+    listeners: list[tuple[str, Callable[..., None]]] = [
+        ("before_cursor_execute", statement),
+        ("begin", boundary("BEGIN")),
+        ("commit", boundary("COMMIT")),
+    ]
+    for name, listener in listeners:
+        event.listen(Engine, name, listener)
+    try:
+        yield sent
+    finally:
+        for name, listener in listeners:
+            event.remove(Engine, name, listener)
+
+
+async def test_an_append_on_known_heads_is_one_statement_and_one_round_trip(
+    store: Store,
+) -> None:
+    # The first append reads the heads (this process has never seen the log).
+    first = await store.append(JURY, [hand("r1", 1), hand("r2", 1)], expected_position=0)
+
+    position = first[-1].position
+    for seq in (2, 3):
+        with round_trips() as sent:
+            stored = await store.append(
+                JURY,
+                [hand("r1", seq), hand("r2", seq), hand("assembly", seq - 1)],
+                expected_position=position,
+            )
+        position = stored[-1].position
+        assert sent == ["INSERT"]
+
+    log = await store.events(JURY)
+    assert [s.event.seq for s in log] == [1, 1, 2, 2, 1, 3, 3, 2]
+    assert verify_chain(s.record() for s in log) == []
+
+
+async def test_a_second_writer_between_two_appends_is_detected_and_the_heads_recover(
+    store: Store, database_url: str
+) -> None:
+    other = Store(database_url)  # another process on the same database
+    await other.start()
+    try:
+        mine = await store.append(JURY, [hand("r1", 1)], expected_position=0)
+        theirs = await other.append(JURY, [hand("r2", 1)], expected_position=mine[-1].position)
+
+        # Decided on a log without the other's event: refused, though it writes another stream.
+        with round_trips() as sent, pytest.raises(SeqConflict):
+            await store.append(JURY, [hand("r1", 2, "j2")], expected_position=mine[-1].position)
+        assert sent == ["INSERT"]
+        assert await store.events(JURY) == mine + theirs
+
+        # The heads were dropped: the next append reads them again, under the assembly's lock,
+        # and the one after is a single statement again.
+        [again] = await store.append(
+            JURY, [hand("r1", 2, "j2")], expected_position=theirs[-1].position
+        )
+        assert again.prev_hash == mine[0].hash
+        with round_trips() as sent:
+            [after] = await store.append(
+                JURY, [hand("r2", 2, "j2")], expected_position=again.position
+            )
+        assert sent == ["INSERT"]
+        assert after.prev_hash == theirs[0].hash
+
+        # A process that reads the others' appends before its own (as a runtime on the bus
+        # does) moves its heads on with them, and stays at one statement.
+        caught_up = await other.events(JURY, after_position=theirs[-1].position)
+        assert caught_up == [again, after]
+        with round_trips() as sent:
+            [last] = await other.append(
+                JURY, [hand("r3", 1, "j3")], expected_position=after.position
+            )
+        assert sent == ["INSERT"]
+        # And the first one, now behind, is refused whatever it writes.
+        with pytest.raises(SeqConflict):
+            await store.append(JURY, [hand("r4", 1, "j3")], expected_position=after.position)
+        with pytest.raises(SeqConflict):
+            await store.append(JURY, [hand("r4", 1, "j3")], expected_position=after.position)
+        await store.append(JURY, [hand("r4", 1, "j3")], expected_position=last.position)
+    finally:
+        await other.close()
+
+    log = await store.events(JURY)
+    assert [(s.event.room, s.event.seq) for s in log] == [
+        ("r1", 1),
+        ("r2", 1),
+        ("r1", 2),
+        ("r2", 2),
+        ("r3", 1),
+        ("r4", 1),
+    ]
+    assert verify_chain(s.record() for s in log) == []
+
+
+async def test_two_writers_deciding_on_the_same_log_never_both_commit(
+    store: Store, database_url: str
+) -> None:
+    other = Store(database_url)
+    await other.start()
+    try:
+        [start] = await store.append(JURY, [hand("r1", 1)], expected_position=0)
+        await other.append(JURY, [hand("r1", 2, "j2")], expected_position=start.position)
+        position = (await store.events(JURY))[-1].position
+        # Both know the heads at `position`, and race on different streams.
+        await store.events(JURY, after_position=start.position)
+        racers = [
+            writer.append(JURY, [hand(room, 1, "j3")], expected_position=position)
+            for writer, room in ((store, "r5"), (other, "r6"))
+            for _ in range(3)
+        ]
+        outcomes = await asyncio.gather(*racers, return_exceptions=True)
+    finally:
+        await other.close()
+
+    won = [o for o in outcomes if isinstance(o, list)]
+    assert len(won) == 1
+    assert all(isinstance(o, SeqConflict) for o in outcomes if o not in won)
+    assert len(await store.events(JURY)) == 3
+
+
+async def test_events_from_before_follows_each_follow_the_one_before_them(
+    database_url: str,
+) -> None:
+    """A log written before migration 0003 is chained event by event, so a writer that decided
+    on any of its positions still meets the event after it."""
+    store = Store(database_url)
+    await store.start()
+    await store.create_assembly(JURY, [hand("r1", 1)])
+    await store.create_assembly("second")
+    await store.append(JURY, [hand("r1", 2), hand("r2", 1)])
+    await store.append("second", [hand("r1", 1)])
+    await store.append(JURY, [hand("r1", 3)])
+    await store.close()
+
+    def back_to_0002(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(back_to_0002)
+    finally:
+        await engine.dispose()
+    store = Store(database_url)
+    await store.start()  # upgrades again
+    try:
+        rows = await run_sql(database_url, "SELECT assembly_id, id, follows FROM event ORDER BY id")
+        before: dict[str, int] = {}
+        for assembly_id, position, follows in rows:
+            assert follows == before.get(assembly_id, 0)
+            before[assembly_id] = position
+        # A batch decided on an old position (id 2, after which id 3 came) cannot go in.
+        with pytest.raises(IntegrityError):
+            await run_sql(
+                database_url,
+                "INSERT INTO event (assembly_id, room, seq, type, actor, at_ms, body, prev_hash,"
+                " hash, follows) VALUES (:jury, 'r9', 1, 'hand_raised', 'j9', 0, '{}', '', '', 2)",
+                jury=JURY,
+            )
+    finally:
+        await store.close()
