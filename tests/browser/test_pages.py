@@ -1,5 +1,5 @@
-"""Every page: accessible (axe-core), usable by keyboard and on a phone, in French and English,
-photographed at desktop and phone sizes into var/screenshots for a person to look at."""
+"""Every page usable by keyboard and on a phone, in French and English, for every role (axe-core,
+targets, focus and the screenshots in var/screenshots: test_design.py)."""
 
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
@@ -8,11 +8,7 @@ from server.demo import ensure_demo
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
-    axe_violations,
-    describe,
     person,
-    screenshot,
-    watch,
 )
 from tests.server.harness import LiveServer, token_of
 
@@ -33,48 +29,6 @@ async def lively_demo(server: LiveServer) -> dict[str, str]:
         assert (await runtime.submit(command, actor)).ok
     links = await server.organiser.links("demo")
     return {link.participant or "observer-link": token_of(link) for link in links}
-
-
-async def test_every_page_passes_axe_and_is_photographed_at_desktop_and_phone_size(
-    browser: Browser, server: LiveServer
-) -> None:
-    tokens = await lively_demo(server)
-    found: dict[str, str] = {}
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        plain = await browser.new_context(viewport=viewport)
-        page = await plain.new_page()
-        for name, path in (
-            ("home", "/"),
-            ("join-juror", f"/join/{tokens['j-aisha']}"),
-            ("join-facilitator", f"/join/{tokens['fac-tomas']}"),
-            ("join-lead", f"/join/{tokens['lead']}"),
-            ("join-observer", f"/join/{tokens['obs-joanna']}"),
-            ("invalid-invite", "/join/not-a-real-invite"),
-        ):
-            await page.goto(server.url + path)
-            await record(page, f"{name}-{size}", found)
-        await plain.close()
-        for name, participant in (
-            ("juror", "j-sophie"),
-            ("facilitator", "fac-tomas"),
-            ("lead", "lead"),
-            ("observer", "obs-joanna"),
-        ):
-            context, live = await person(browser, server, tokens[participant], viewport=viewport)
-            await record(live, f"{name}-{size}", found)
-            await context.close()
-        context, public = await watch(browser, server, "demo", viewport=viewport)
-        await record(public, f"watch-{size}", found)
-        await context.close()
-    assert not found, "\n".join(f"{page}: {problems}" for page, problems in found.items())
-
-
-async def record(page: Page, name: str, found: dict[str, str]) -> None:
-    await page.wait_for_load_state("networkidle")
-    await screenshot(page, name)
-    violations = await axe_violations(page)
-    if violations:
-        found[name] = describe(violations)
 
 
 async def test_on_a_phone_the_hand_the_floor_and_the_time_left_show_without_sideways_scroll(

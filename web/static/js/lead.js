@@ -266,7 +266,7 @@ function Recall({ client, round, now, send }) {
             { count: talking, rooms: round.rooms.length })
         : t("Recall everyone now?")}</p>
       <div class="row">
-        <button type="button" class="primary" onClick=${recallNow}>${t("Yes, recall now")}</button>
+        <button type="button" class="danger" onClick=${recallNow}>${t("Yes, recall now")}</button>
         <button type="button" onClick=${() => setConfirming(false)}>${t("Not yet")}</button>
       </div></div>`;
   }

@@ -83,7 +83,7 @@ function Person({ id, client, room, send, online, talking }) {
           <label for=${`remove-${id}`}>${t("Reason (kept on the record)")}</label>
           <input id=${`remove-${id}`} required maxlength="200" value=${reason}
             onInput=${(e) => setReason(e.target.value)} />
-          <button type="submit">${t("Remove")}</button>
+          <button type="submit" class="danger">${t("Remove")}</button>
           <button type="button" onClick=${() => setRemoving(false)}>${t("Cancel")}</button></form>`}
       </div></details>
   </li>`;
@@ -106,10 +106,10 @@ function Rules({ room, send }) {
       <option value="first_come">${t("First come, first served")}</option>
       <option value="equity">${t("Least heard first")}</option>
     </select>
-    <label class="choice"><input type="checkbox" checked=${room.rules.auto}
+    <label class="choice toggle"><input type="checkbox" checked=${room.rules.auto}
       onChange=${(e) => send("set_room_rules", { auto: e.target.checked })} />
       ${t("Give the floor automatically")}</label>
-    <label class="choice"><input type="checkbox" checked=${room.rules.open_floor}
+    <label class="choice toggle"><input type="checkbox" checked=${room.rules.open_floor}
       onChange=${(e) => send("set_room_rules", { open_floor: e.target.checked })} />
       ${t("Open floor: every juror may speak without raising a hand")}</label>
   </form>`;

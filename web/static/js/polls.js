@@ -77,7 +77,7 @@ function OpenPollForm({ send }) {
     ${kind !== "scale" && html`<label for="poll-options">${t("Options, one per line")}</label>
       <textarea id="poll-options" rows="3" value=${options}
         onInput=${(e) => setOptions(e.target.value)}></textarea>`}
-    <label class="choice"><input type="checkbox" checked=${secret}
+    <label class="choice toggle"><input type="checkbox" checked=${secret}
       onChange=${(e) => setSecret(e.target.checked)} /> ${t("Secret ballot: show totals only")}</label>
     <div class="row"><button type="submit" class="primary">${t("Open the poll")}</button>
       <button type="button" onClick=${() => setOpen(false)}>${t("Cancel")}</button></div>

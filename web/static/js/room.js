@@ -223,7 +223,7 @@ function FloorControls({ room, send }) {
         send=${send} command="next_speaker" />`}
       ${speaking && html`<${Action} label=${t("30 more seconds")} send=${send}
         command="extend_turn" fields=${{ by_ms: 30000 }} />`}
-      ${speaking && html`<${Action} label=${t("End this turn")} send=${send}
+      ${speaking && html`<${Action} className="danger" label=${t("End this turn")} send=${send}
         command="revoke_floor" />`}
     </div></section>`;
 }
