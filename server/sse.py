@@ -90,15 +90,14 @@ async def observer_stream(
                     data=json.dumps(payload), event="event", id=str(payload["seq"])
                 )
             while True:
-                delivery = await queue.get()
-                if delivery is None:
+                sent = await queue.get()
+                if sent is None:
                     return
-                seq = delivery.record.event.seq
-                if seq <= last:
+                if sent.seq <= last:
                     continue
-                last = seq
-                payload = delivery.payloads[Audience.OBSERVER]
-                yield ServerSentEvent(data=json.dumps(payload), event="event", id=str(seq))
+                last = sent.seq
+                # Encoded once by the fan-out for every reader of the stream.
+                yield ServerSentEvent(data=sent.text, event="event", id=str(sent.seq))
         finally:
             fanout.unsubscribe(assembly_id, stream, queue)
             metrics.sse_streams.dec()
