@@ -2,12 +2,15 @@
 
 A live server holds a large heap that does not change much: each assembly's state, its recent
 events per stream, the sockets' bookkeeping. CPython's full (generation 2) collection walks
-all of it every time enough new objects survived, and frees next to nothing: issue 9's profile
-saw pauses of 0.5 to 0.9 s every few seconds, during which no event went out. `gc.freeze()`
-moves every object alive into a permanent generation that collections skip; reference counting
-still frees them when they go, only cycles among them would be kept. So the heap is frozen
-once the assemblies are loaded (their logs replayed), and again every so often, after a young
-collection so that recent cyclic garbage is freed first rather than frozen.
+all of it whenever enough new objects have survived, and frees next to nothing: issue 9's
+profile saw pauses of 0.5 to 0.9 s every few seconds, during which no event went out.
+`gc.freeze()` moves every object alive into a permanent generation that collections skip;
+reference counting still frees those objects when they go, only cycles among them are kept.
+
+So the heap is collected and frozen once the assemblies are loaded (their logs replayed), and
+again every few seconds: each round's full collection walks only what came since the last
+one, and frees the cyclic garbage among it before the rest is frozen. A full collection then
+costs what the heap grew by in a round, never the whole heap.
 
 `PALABRE_GC_FREEZE=false` leaves the collector as Python has it; `PALABRE_GC_THRESHOLDS`
 sets `gc.set_threshold`. docs/benchmarks.md has the measurements behind the defaults.
@@ -50,8 +53,8 @@ class PauseWatch:
 
 
 def freeze() -> int:
-    """Collect the young generations, then freeze every object left; how many are frozen."""
-    gc.collect(1)
+    """Collect what is not frozen yet, then freeze every object left; how many are frozen."""
+    gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
 
@@ -82,8 +85,6 @@ class Heap:
             gc.set_threshold(*self.thresholds)
         if not self.enabled:
             return
-        # One full collection now, while nobody waits, so that no garbage is frozen for good.
-        gc.collect()
         log.info("heap frozen", extra={"objects": freeze()})
         if self.every_seconds > 0:
             self._task = asyncio.create_task(self._refreeze(), name="palabre-heap")

@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     # The garbage collector (server/heap.py): freeze the heap once the assemblies are loaded,
     # and again every so many seconds (0: once), so full collections skip the long-lived state.
     gc_freeze: bool = True
-    gc_freeze_every_seconds: float = Field(default=60.0, ge=0)
+    gc_freeze_every_seconds: float = Field(default=10.0, ge=0)
     # `gc.set_threshold`'s three numbers (`700,10,10` is Python's own); unset, left as they are.
     gc_thresholds: Annotated[tuple[PositiveInt, PositiveInt, PositiveInt] | None, NoDecode] = None
     # Per-message deflate on the websocket (uvicorn's `ws_per_message_deflate`), when the

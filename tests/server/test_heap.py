@@ -3,6 +3,7 @@ assemblies are loaded and again every so often, thresholds as set, every pause m
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +59,29 @@ async def test_objects_made_later_are_frozen_at_the_next_round(
                 await asyncio.sleep(0.05)
         # Out of every generation a collection walks.
         assert not any(any(o is kept[0] for o in gc.get_objects(g)) for g in range(3))
+
+
+class Node:
+    def __init__(self) -> None:
+        self.itself = self
+
+
+async def test_cyclic_garbage_that_grew_old_between_rounds_is_freed_not_frozen(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path, gc_freeze_every_seconds=0.2)
+    async with serving(settings):
+        gc.disable()  # Only the rounds collect now.
+        try:
+            cycle = Node()
+            gone = weakref.ref(cycle)
+            gc.collect(1)  # It survives the young collections: in generation 2 now.
+            del cycle
+            async with asyncio.timeout(WAIT_SECONDS):
+                while gone() is not None:
+                    await asyncio.sleep(0.05)
+        finally:
+            gc.enable()
 
 
 async def test_full_collections_are_measured_by_generation(sqlite_url: str, tmp_path: Path) -> None:
