@@ -139,8 +139,9 @@ class Settings(BaseSettings):
     # `gc.set_threshold`'s three numbers (`700,10,10` is Python's own); unset, left as they are.
     gc_thresholds: Annotated[tuple[PositiveInt, PositiveInt, PositiveInt] | None, NoDecode] = None
     # Per-message deflate on the websocket (uvicorn's `ws_per_message_deflate`), when the
-    # client offers it: palabre's frames are small, and each socket pays for its own deflater.
-    ws_per_message_deflate: bool = True
+    # client offers it. Off: palabre's events are small, and each socket paid for a deflater
+    # of its own, about 40 KiB, and CPU on every delivery (docs/benchmarks.md).
+    ws_per_message_deflate: bool = False
 
     # Voice (server/voice/): existing Janus instances to use, comma-separated HTTP API URLs
     # (`http://10.0.0.5:8088/janus`). Unset, palabre starts its own Janus when the `janus`
