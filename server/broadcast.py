@@ -3,7 +3,7 @@
 python-socketio's `emit` to a room walks the data for binary parts (`Packet.data_is_binary`,
 recursively), starts a task per recipient and awaits them all, so each audience of each event
 of a commit was sent only after the previous one reached every socket's queue. Here an event is
-made into its wire text once per audience (`EventPacket`), and the same engine.io packet, whose
+made into its wire text once per audience (`event_packet`), and the same engine.io packet, whose
 text engine.io caches on the first encode, is put in each recipient's send queue in one pass
 with no task: engine.io's public `send_packet` only appends to an unbounded queue, and each
 socket's own writer sends from there, so a slow connection holds back only itself.
