@@ -44,7 +44,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import socketio
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -119,6 +121,15 @@ class Options:
     connect_cap_seconds: float
     timeout_seconds: float
     json_out: Path | None
+    # More PALABRE_* settings for palabre's process, to measure one (GC, deflate) against B1.
+    palabre_settings: tuple[tuple[str, str], ...] = ()
+
+
+def setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("PALABRE_"):
+        raise argparse.ArgumentTypeError("PALABRE_NAME=value")
+    return name, value
 
 
 def names(text: str, allowed: Sequence[str]) -> tuple[str, ...]:
@@ -180,6 +191,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     add("--timeout-seconds", type=float, default=30.0,
         help="timeout of any one connection, sync or ack (default 30)")  # fmt: skip
     add("--json-out", type=Path, help="also write every figure to this JSON file")
+    add("--palabre-setting", type=setting, action="append", default=[],
+        metavar="PALABRE_NAME=VALUE",
+        help="a setting for palabre's process (repeatable), e.g. "
+        "PALABRE_GC_FREEZE=false")  # fmt: skip
     args = parser.parse_args(argv)
     options = Options(
         servers=args.servers,
@@ -201,6 +216,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         connect_cap_seconds=args.connect_cap_seconds,
         timeout_seconds=args.timeout_seconds,
         json_out=args.json_out,
+        palabre_settings=tuple(args.palabre_setting),
     )
     if min(options.w1_rooms, options.w1_jurors, options.w2_jurors) < 1:
         parser.error("--w1-rooms, --w1-jurors and --w2-jurors must be at least 1")
@@ -366,10 +382,11 @@ def node() -> str:
     return found
 
 
-def server_process(server: str, folder: Path) -> ServerProcess:
+def server_process(server: str, folder: Path, options: Options) -> ServerProcess:
     if server == "palabre":
         url = f"sqlite+aiosqlite:///{folder / 'palabre.sqlite3'}"
-        return ServerProcess(url, folder, name=server, launch=PALABRE_SERVE, settings=NO_LIMITS)
+        settings = {**NO_LIMITS, **dict(options.palabre_settings)}
+        return ServerProcess(url, folder, name=server, launch=PALABRE_SERVE, settings=settings)
     launch = B1_LAUNCH if server == "b1" else (node(), str(BENCH / "bare_node.mjs"))
     return ServerProcess("", folder, name=server, launch=launch)
 
@@ -387,7 +404,7 @@ async def run_one(server: str, workload: str, options: Options, ceiling: bool) -
     """Start the server, set it up, run the generator on it; the generator's figures."""
     generator = node()
     with temporary_folder(f"palabre-scale-{server}-") as folder:
-        process = server_process(server, folder)
+        process = server_process(server, folder, options)
         try:
             await process.start(within=SERVER_START_SECONDS)
             plan = await make_plan(server, workload, process.url, options)
@@ -415,9 +432,33 @@ async def run_one(server: str, workload: str, options: Options, ceiling: bool) -
                 raise SetupFailed(f"the generator failed: {result.get('error') or ran.stderr}")
             if result["prepareProblems"]:
                 raise SetupFailed(f"setting the rooms up failed: {result['prepareProblems'][:3]}")
+            if server == "palabre":
+                result["gc"] = await collections_of(process.url)
             return result
         finally:
             process.stop()
+
+
+async def collections_of(url: str) -> dict[str, dict[str, float]]:
+    """palabre's garbage collections over its life (`palabre_gc_pause_seconds`), by generation:
+    how many, their seconds in all, and how many paused 100 ms or more."""
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        text = (await http.get(f"{url}/metrics")).text
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "palabre_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            generation = found.setdefault(sample.labels["generation"], {})
+            if sample.name.endswith("_count"):
+                generation["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                generation["seconds"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels["le"] == "0.1":
+                generation["under_100ms"] = sample.value
+    for generation in found.values():
+        generation["over_100ms"] = generation.get("count", 0) - generation.pop("under_100ms", 0)
+    return found
 
 
 # --- The report -------------------------------------------------------------------------------
@@ -585,6 +626,20 @@ def ceiling_lines(results: dict[tuple[str, str], dict[str, Any]], options: Optio
     return "\n".join(lines)
 
 
+def collection_lines(results: dict[tuple[str, str], dict[str, Any]]) -> str:
+    """palabre's full (generation 2) collections in each run, from its own metrics."""
+    lines = []
+    for (server, workload), result in results.items():
+        full = result.get("gc", {}).get("2") if server == "palabre" else None
+        if full is not None:
+            lines.append(
+                f"palabre {workload}: {full.get('count', 0):.0f} full collections "
+                f"({full.get('seconds', 0):.2f} s in all, {full.get('over_100ms', 0):.0f} of "
+                "100 ms or more) over the server's life"
+            )
+    return "\n".join(lines)
+
+
 def describe(options: Options) -> str:
     w1 = options.w1_rooms * (options.w1_jurors + options.w1_observers + 1) + 1
     w2 = options.w2_jurors + options.w2_observers + 1
@@ -595,6 +650,7 @@ def describe(options: Options) -> str:
         f"{options.w2_observers:,} observers and the lead ({w2:,} sockets), "
         f"{options.w2_rate:g} commands/s; {options.seconds:g} s each; "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start"
+        + "".join(f"; {name}={value}" for name, value in options.palabre_settings)
     )
 
 
@@ -633,6 +689,10 @@ async def run(options: Options) -> int:
     if options.ceiling:
         printed("")
         printed(ceiling_lines(results, options))
+    collections = collection_lines(results)
+    if collections:
+        printed("")
+        printed(collections)
     if options.json_out is not None:
         document = {
             "options": {**asdict(replace(options, json_out=None))},

@@ -14,6 +14,7 @@ from server.bootstrap import build
 from server.bus import RedisBus
 from server.fanout import Fanout
 from server.gateway import Gateway
+from server.heap import Heap
 from server.history import History
 from server.logs import configure_logging
 from server.pages import Pages
@@ -50,6 +51,12 @@ class Palabre:
             serializer=DepthLimitedPacket,
             logger=False,
             engineio_logger=False,
+        )
+        self.heap = Heap(
+            enabled=settings.gc_freeze,
+            every_seconds=settings.gc_freeze_every_seconds,
+            thresholds=settings.gc_thresholds,
+            pauses=self.metrics.gc_pauses,
         )
         self.fanout = Fanout(self.sio, self.metrics)
         self.hub.subscribe(self.fanout.publish)
@@ -98,10 +105,13 @@ class Palabre:
         if self.bus is not None:
             await self.bus.start()
         await self.hub.start_all()
+        # The assemblies are loaded: what is alive now stays, out of the collector's way.
+        self.heap.start()
         self.voice.start()
         try:
             yield
         finally:
+            await self.heap.stop()
             await self.voice.stop()
             if self.bus is not None:
                 await self.bus.stop()

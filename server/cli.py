@@ -128,6 +128,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=served.host,
         port=served.port,
         ws="websockets-sansio",
+        ws_per_message_deflate=served.ws_per_message_deflate,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0

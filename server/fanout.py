@@ -4,6 +4,7 @@ Server-Sent Events streams; and people moved between rooms follow their new room
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -17,6 +18,7 @@ from facilitation.events import (
     RoundStarted,
 )
 from server.audience import Audience, group, replayed
+from server.broadcast import encode_json, event_packet, send_to_rooms
 from server.connections import Connection, Presence
 from server.runtime import AssemblyRuntime, Commit, Delivery
 from server.telemetry import Metrics
@@ -27,6 +29,16 @@ log = logging.getLogger("palabre.fanout")
 # Events after which someone may follow different rooms.
 MEMBERSHIP_EVENTS = (ParticipantAdded, ParticipantMoved, ParticipantRemoved, RoundStarted,
                      RoundClosed)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    """An event for Server-Sent Events readers: its seq (the `id:`) and the observers' JSON."""
+
+    seq: int
+    text: str
+
+
 # A Server-Sent Events reader this far behind is too slow to keep: it is dropped, and resumes.
 SSE_QUEUE_EVENTS = 1_000
 
@@ -65,9 +77,9 @@ class Fanout:
         self.presence = Presence()
         self._queues: dict[str, asyncio.Queue[tuple[float, AssemblyRuntime, list[Delivery]]]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._sse: dict[tuple[str, str], set[asyncio.Queue[Delivery | None]]] = {}
+        self._sse: dict[tuple[str, str], set[asyncio.Queue[SseEvent | None]]] = {}
         # The invite each Server-Sent Events reader came in with, so withdrawing it ends them.
-        self._sse_invites: dict[asyncio.Queue[Delivery | None], str] = {}
+        self._sse_invites: dict[asyncio.Queue[SseEvent | None], str] = {}
 
     def publish(self, commit: Commit) -> None:
         """Called by the writer right after a commit: queue the batch, keep the order."""
@@ -102,33 +114,47 @@ class Fanout:
             self.metrics.fanout_seconds.observe(time.perf_counter() - committed_at)
 
     async def _deliver(self, runtime: AssemblyRuntime, deliveries: list[Delivery]) -> None:
+        # Every socket's copy of the whole batch is queued before anything is awaited: each
+        # audience's text is encoded once and the same packet goes to all its sockets.
         for delivery in deliveries:
             stream = delivery.record.event.room
             for audience, payload in delivery.payloads.items():
-                await self.sio.emit("event", payload, to=group(runtime.id, stream, audience))
-            for subscriber in list(self._sse.get((runtime.id, stream), ())):
-                if subscriber.qsize() >= SSE_QUEUE_EVENTS:
-                    self._sse[(runtime.id, stream)].discard(subscriber)
-                    subscriber.put_nowait(None)
-                else:
-                    subscriber.put_nowait(delivery)
+                text = encode_json(payload)
+                packet = event_packet("event", text)
+                sent = send_to_rooms(self.sio, group(runtime.id, stream, audience), packet)
+                self.metrics.fanout_encoded.inc()
+                self.metrics.fanout_sent.inc(sent)
+                if audience is Audience.OBSERVER:
+                    self._to_sse(runtime.id, stream, delivery.record.event.seq, text)
         if any(isinstance(d.record.event, MEMBERSHIP_EVENTS) for d in deliveries):
             await self.follow_moves(runtime)
 
     # --- Server-Sent Events ---------------------------------------------------------------
 
+    def _to_sse(self, assembly_id: str, stream: str, seq: int, text: str) -> None:
+        """The observers' text of an event, encoded once, to every reader of its stream."""
+        subscribers = self._sse.get((assembly_id, stream))
+        if not subscribers:
+            return
+        for subscriber in list(subscribers):
+            if subscriber.qsize() >= SSE_QUEUE_EVENTS:
+                subscribers.discard(subscriber)
+                subscriber.put_nowait(None)
+            else:
+                subscriber.put_nowait(SseEvent(seq, text))
+
     def subscribe(
         self, assembly_id: str, stream: str, invite_id: str | None = None
-    ) -> asyncio.Queue[Delivery | None]:
+    ) -> asyncio.Queue[SseEvent | None]:
         """A queue of the stream's deliveries; None in it means: the stream is closing."""
-        queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        queue: asyncio.Queue[SseEvent | None] = asyncio.Queue()
         self._sse.setdefault((assembly_id, stream), set()).add(queue)
         if invite_id is not None:
             self._sse_invites[queue] = invite_id
         return queue
 
     def unsubscribe(
-        self, assembly_id: str, stream: str, queue: asyncio.Queue[Delivery | None]
+        self, assembly_id: str, stream: str, queue: asyncio.Queue[SseEvent | None]
     ) -> None:
         self._sse.get((assembly_id, stream), set()).discard(queue)
         self._sse_invites.pop(queue, None)

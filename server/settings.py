@@ -132,6 +132,17 @@ class Settings(BaseSettings):
     # memory of a 100-room assembly about 70 MiB (the soak measured 3 to 4 KiB an event kept).
     resume_max_events: int = 200
 
+    # The garbage collector (server/heap.py): freeze the heap once the assemblies are loaded,
+    # and again every so many seconds (0: once), so full collections skip the long-lived state.
+    gc_freeze: bool = True
+    gc_freeze_every_seconds: float = Field(default=10.0, ge=0)
+    # `gc.set_threshold`'s three numbers (`700,10,10` is Python's own); unset, left as they are.
+    gc_thresholds: Annotated[tuple[PositiveInt, PositiveInt, PositiveInt] | None, NoDecode] = None
+    # Per-message deflate on the websocket (uvicorn's `ws_per_message_deflate`), when the
+    # client offers it. Off: palabre's events are small, and each socket paid for a deflater
+    # of its own, about 40 KiB, and CPU on every delivery (docs/benchmarks.md).
+    ws_per_message_deflate: bool = False
+
     # Voice (server/voice/): existing Janus instances to use, comma-separated HTTP API URLs
     # (`http://10.0.0.5:8088/janus`). Unset, palabre starts its own Janus when the `janus`
     # binary is installed, on loopback, with a configuration it writes under the data dir.
@@ -182,6 +193,13 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("gc_thresholds", mode="before")
+    @classmethod
+    def _three_numbers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",")] if value.strip() else None
         return value
 
     @field_validator("janus_urls")

@@ -1,7 +1,6 @@
 """A read-only stream for anyone as Server-Sent Events: `id:` is the seq, resumable with
 Last-Event-ID, so a newsroom can follow a room with curl or any SSE client."""
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from facilitation import ASSEMBLY_STREAM, Assembly
 from server.audience import Audience
+from server.broadcast import encode_json
 from server.fanout import Fanout, catch_up
 from server.hub import Hub
 from server.invites import InviteRefused, Invites
@@ -84,21 +84,20 @@ async def observer_stream(
         try:
             last = head
             if snapshot is not None:
-                yield ServerSentEvent(data=json.dumps(snapshot), event="snapshot", id=str(head))
+                yield ServerSentEvent(data=encode_json(snapshot), event="snapshot", id=str(head))
             for payload in backlog:
                 yield ServerSentEvent(
-                    data=json.dumps(payload), event="event", id=str(payload["seq"])
+                    data=encode_json(payload), event="event", id=str(payload["seq"])
                 )
             while True:
-                delivery = await queue.get()
-                if delivery is None:
+                sent = await queue.get()
+                if sent is None:
                     return
-                seq = delivery.record.event.seq
-                if seq <= last:
+                if sent.seq <= last:
                     continue
-                last = seq
-                payload = delivery.payloads[Audience.OBSERVER]
-                yield ServerSentEvent(data=json.dumps(payload), event="event", id=str(seq))
+                last = sent.seq
+                # Encoded once by the fan-out for every reader of the stream.
+                yield ServerSentEvent(data=sent.text, event="event", id=str(sent.seq))
         finally:
             fanout.unsubscribe(assembly_id, stream, queue)
             metrics.sse_streams.dec()

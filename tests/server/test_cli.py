@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets.sync.client
 
 from facilitation import PLENARY_ROOM
 from server.store import Store
@@ -404,3 +405,38 @@ async def test_reading_commands_never_end_an_overdue_turn(env: dict[str, str]) -
         await store.close()
     # The CLI added people, and ended nobody's turn: only a server keeps time.
     assert written[-3:] == ["floor_granted", "participant_added", "participant_added"]
+
+
+@pytest.mark.parametrize("deflate", ["true", "false"])
+def test_serve_negotiates_per_message_deflate_as_set(env: dict[str, str], deflate: str) -> None:
+    port = free_port()
+    env = {**env, "PALABRE_WS_PER_MESSAGE_DEFLATE": deflate, "PALABRE_JANUS_URLS": ""}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS * 3
+        while True:
+            assert process.poll() is None, "palabre serve exited"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "palabre serve did not become healthy"
+            time.sleep(0.1)
+        # The client offers permessage-deflate, as browsers and socket.io-client do.
+        with websockets.sync.client.connect(
+            f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
+            open_timeout=WAIT_SECONDS,
+        ) as ws:
+            assert ws.response is not None
+            agreed = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+            assert str(ws.recv(timeout=WAIT_SECONDS)).startswith("0{")
+        assert ("permessage-deflate" in agreed) == (deflate == "true")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
