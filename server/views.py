@@ -179,6 +179,8 @@ def room_people(state: Assembly, room: Room) -> set[str]:
         # A secret poll's votes are keyed by ballot ids, never by people.
         if not poll.secret:
             named.update(poll.votes)
+    # The lead's notes name their author (the lead, whose name nobody's view hides).
+    named.update(note.author for note in room.notes)
     return named
 
 

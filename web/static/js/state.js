@@ -119,6 +119,7 @@ export function namedIn(room) {
     for (const step of node.moderation) named.add(step.actor);
   }
   for (const poll of room.polls) if (!poll.secret) for (const id of Object.keys(poll.votes)) named.add(id);
+  for (const note of room.notes ?? []) named.add(note.author);
   return named;
 }
 
