@@ -2,7 +2,7 @@
 // Run with `node --test tests/web/` (tests/web/test_node_units.py does).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { quietestStratum, strata } from "../../web/static/js/fairness.js";
+import { figuresMeanSomething, quietestStratum, strata } from "../../web/static/js/fairness.js";
 
 const figures = (spoken) => ({
   room: "plenary",
@@ -38,4 +38,14 @@ test("each stratum's share of floor time is set against its share of seats", () 
 test("before anyone spoke there is no quietest stratum", () => {
   assert.equal(quietestStratum(strata(client, figures({ n1: 0, s1: 0 }))), null);
   assert.equal(quietestStratum([]), null);
+});
+
+test("inequality figures wait for three speakers or two minutes of floor time", () => {
+  // One person's few seconds say nothing about fairness yet.
+  const one = { ...figures({ n1: 6000, n2: 0, s1: 0 }), not_spoken: ["n2", "s1"] };
+  assert.equal(figuresMeanSomething(one), false);
+  const long = { ...figures({ n1: 120000, n2: 0, s1: 0 }), not_spoken: ["n2", "s1"] };
+  assert.equal(figuresMeanSomething(long), true);
+  const three = { ...figures({ n1: 1000, n2: 1000, s1: 1000 }), not_spoken: [] };
+  assert.equal(figuresMeanSomething(three), true);
 });

@@ -87,6 +87,22 @@ export function roomFairness(client, roomId, nowMs) {
  *   spoken_ms: number, speaking_share: number, ratio: number}} StratumShare
  */
 
+// An inequality figure means something once a few people have spoken for a while: before,
+// one person's six seconds read as "0.88, very unequal".
+const MEANINGFUL_SPEAKERS = 3;
+const MEANINGFUL_TALK_MS = 2 * 60_000;
+
+/**
+ * Whether a room's inequality figures (Gini, strata) say anything yet: three people have
+ * spoken, or two minutes of floor time have passed.
+ * @param {RoomFairness} figures
+ */
+export function figuresMeanSomething(figures) {
+  const spoke = figures.speakers.length - figures.not_spoken.length;
+  const talked = figures.speakers.reduce((sum, s) => sum + s.spoken_ms, 0);
+  return spoke >= MEANINGFUL_SPEAKERS || talked >= MEANINGFUL_TALK_MS;
+}
+
 /**
  * Every stratum of the jurors the figures cover (`metrics.strata`): its share of the seats
  * against its share of the floor time. Attributes come from the people directory (rooms'

@@ -1,6 +1,6 @@
 // The lead facilitator's view: every room at a glance, breakout rounds, broadcasts, the recall.
 import { useState } from "preact/hooks";
-import { quietestStratum, roomFairness, strata } from "./fairness.js";
+import { figuresMeanSomething, quietestStratum, roomFairness, strata } from "./fairness.js";
 import { formatDuration, t } from "./i18n.js";
 import { Action, html, nameOf, roomLabel, timeLeft } from "./ui.js";
 import { RoomView } from "./room.js";
@@ -86,19 +86,21 @@ function RoomCard({ client, room, now, present, open, voice, send }) {
   const { found, figures, quiet, longestWait } = roomAlarms(client, room, now, present);
   const floor = room.floor;
   const spoke = figures.speakers.length - figures.not_spoken.length;
+  const meaningful = figuresMeanSomething(figures);
   return html`<article class=${`room-card${found.length ? " needs-help" : ""}`}
       data-room=${room.id}>
     <h3>${roomLabel(room)}</h3>
     <p>${floor ? t("{name} speaks · {left} left", { name: nameOf(client, floor.speaker),
       left: formatDuration(timeLeft(room, floor.deadline_ms, now)) }) : t("The floor is free.")}</p>
     <p class="figures">${[
-      t("Waiting: {count}", { count: room.queue.length + room.replies.length }),
-      t("Gini: {gini}", { gini: figures.gini.toFixed(2) }),
       t("Have spoken: {count} of {total}", { count: spoke, total: figures.speakers.length }),
+      t("Waiting: {count}", { count: room.queue.length + room.replies.length }),
       t("Longest wait: {time}", { time: formatDuration(longestWait) }),
       t("Online: {count}", { count: present.length }),
+      // Inequality figures only once they say something (three speakers or two minutes).
+      ...(meaningful ? [t("Gini: {gini}", { gini: figures.gini.toFixed(2) })] : []),
     ].join(" · ")}</p>
-    ${quiet && html`<p class="muted">${t("Quietest stratum: {stratum}, {speaking} of the floor for {seats} of the seats",
+    ${quiet && meaningful && html`<p class="muted">${t("Quietest stratum: {stratum}, {speaking} of the floor for {seats} of the seats",
       { stratum: `${quiet.attribute}: ${quiet.value}`, speaking: percent(quiet.speaking_share),
         seats: percent(quiet.seat_share) })}</p>`}
     ${voice.available && html`<${RoomVoice} client=${client} talking=${voice.talking[room.id]} />

@@ -1,21 +1,14 @@
 // A facilitator's side panels: the room's fairness figures, and control over people and rules.
 import { useState } from "preact/hooks";
-import { roomFairness } from "./fairness.js";
+import { figuresMeanSomething, roomFairness } from "./fairness.js";
 import { formatDuration, t } from "./i18n.js";
 import { Action, html, nameOf } from "./ui.js";
 import { SpeakingMark } from "./voicebar.js";
 
-// An inequality figure means something once a few people have spoken for a while: before,
-// one person's six seconds read as "0.88, very unequal".
-const MEANINGFUL_SPEAKERS = 3;
-const MEANINGFUL_TALK_MS = 2 * 60_000;
-
 export function FairnessPanel({ client, room, now }) {
   const figures = roomFairness(client, room.id, now);
   const most = Math.max(1, ...figures.speakers.map((s) => s.spoken_ms));
-  const spoke = figures.speakers.length - figures.not_spoken.length;
-  const talked = figures.speakers.reduce((sum, s) => sum + s.spoken_ms, 0);
-  const meaningful = spoke >= MEANINGFUL_SPEAKERS || talked >= MEANINGFUL_TALK_MS;
+  const meaningful = figuresMeanSomething(figures);
   return html`<section class="card fairness" aria-labelledby="fairness-heading">
     <h3 id="fairness-heading">${t("Who has spoken")}</h3>
     <p class="fairness-summary">${figures.not_spoken.length === 0
