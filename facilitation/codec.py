@@ -13,9 +13,9 @@ from facilitation.upcast import SCHEMA_VERSION_KEY, UnknownVersion, upcast
 # is not decoded, the log is replayed instead. Bump it with every change to the classes of
 # facilitation/state.py that changes their JSON (a field added, removed, renamed or retyped:
 # `Room.floor` becoming a turn id made 2, the open floor and voiced time 3, a round's
-# announced recall 4);
+# announced recall 4, what rooms carry back to the plenary and its merged map 5);
 # tests/core/test_state_version.py holds you to it.
-STATE_VERSION = 4
+STATE_VERSION = 5
 
 
 class UnknownMessage(ValueError):

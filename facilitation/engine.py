@@ -3,7 +3,16 @@
 from collections.abc import Iterable
 
 # Importing the rule modules registers their rules and effects.
-from facilitation import agenda, arguments, assembly, moderation, polls, turns, voice  # noqa: F401
+from facilitation import (  # noqa: F401
+    agenda,
+    arguments,
+    assembly,
+    moderation,
+    polls,
+    synthesis,
+    turns,
+    voice,
+)
 from facilitation.commands import CreateAssembly
 from facilitation.errors import ErrorCode, Refusal
 from facilitation.messages import Command, Event, RoomCommand

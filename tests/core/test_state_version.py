@@ -22,6 +22,9 @@ SHAPES = {
     3: "967da544e0135888e93ea3a1a10bef4633d36915ad4ab4ce728ad7fea10cb135",
     # A round's recall announced ahead, with its time (issue 10).
     4: "9579d38bfe1f34d287c9243d0fe6589cd3d2507aaf24df9e9cad0b4cc7a752e3",
+    # What each breakout room carries back, the plenary's merged map and its merge proposals,
+    # and the map entry a position came from (issue 11).
+    5: "5ed06ed8fa7dd8c1f71a6a1e988f0548b6217ffa67205d58c9363fe6b2de5460",
 }
 # What a schema says for people, not about the shape of the JSON.
 PROSE = {"title", "description", "default"}
