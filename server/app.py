@@ -38,6 +38,7 @@ class Palabre:
         self.store = services.store
         self.hub = services.hub
         self.invites = services.invites
+        self.synthesiser = services.synthesiser
         self.organiser = services.organiser
         guard_engineio()
         self.sio = socketio.AsyncServer(
@@ -99,6 +100,8 @@ class Palabre:
             yield
         finally:
             await self.voice.stop()
+            if self.synthesiser is not None:
+                await self.synthesiser.stop()
             if self.bus is not None:
                 await self.bus.stop()
             await self.hub.stop()
