@@ -9,6 +9,8 @@ import { Agenda } from "./agenda.js";
 import { FairnessPanel, ModerationPanel } from "./moderation.js";
 import { VoiceBar } from "./voicebar.js";
 import { ListenBar } from "./listenbar.js";
+import { CarryPanel, PlenaryMap } from "./plenarymap.js";
+import { PLENARY_ROOM } from "./state.js";
 
 export function RoomView({ view, roomId, now, send, voice }) {
   const { client, you } = view;
@@ -46,8 +48,12 @@ export function RoomView({ view, roomId, now, send, voice }) {
           <${Polls} ...${ctx} />
           ${moderator && html`<${FairnessPanel} ...${ctx} />`}
           ${moderator && html`<${ModerationPanel} ...${ctx} />`}
+          ${roomId !== PLENARY_ROOM && html`<${CarryPanel} ...${ctx} />`}
         </div>
-        <div class="map-column"><${ArgumentMap} ...${ctx} /></div>
+        <div class="map-column">
+          ${roomId === PLENARY_ROOM && html`<${PlenaryMap} client=${client} />`}
+          <${ArgumentMap} ...${ctx} />
+        </div>
       </div>
     </section>`;
 }
