@@ -46,4 +46,4 @@ MAX_CARRIED_ARGUMENTS = 60
 # The similar words shown with a merge proposal, and how many proposals one recall may make
 # (100 rooms carrying 20 positions each, with a few candidates per position).
 MAX_SHARED_TERMS = 12
-MAX_MERGE_PROPOSALS = 5_000
+MAX_MERGE_PROPOSALS = 10_000

@@ -8,7 +8,7 @@ import pytest
 from facilitation import SYSTEM_ACTOR
 from facilitation.commands import ConfirmMerge, RejectMerge
 from facilitation.synthesis import canonical, map_groups
-from server.similarity import Text, fold, near_duplicates, shared_words
+from server.similarity import Text, fold, gram_words, near_duplicates, shared_words
 from server.synthesis import proposals, texts_for
 from server.views import synthesis_view
 from tests.fixtures.synthesis_session import OBJECTION, ROOMS, Recorded, record
@@ -100,9 +100,8 @@ def test_the_lead_sees_the_words_that_made_each_proposal(recorded: Recorded) -> 
     texts, skip = texts_for(recorded.world.state, round_id)
     for pair in near_duplicates(texts, skip=skip):
         assert pair.shared, pair
-    assert shared_words("Free bus for all", "Free buses for all", [(" bus", 1.0)]) == (
-        "bus ~ buses",
-    )
+    bus, buses = gram_words("Free bus for all"), gram_words("Free buses for all")
+    assert shared_words(bus, buses, [(" bus", 1.0), ("s ", 2.0)]) == ("bus ~ buses",)
     assert fold("Médiathèque") == "mediatheque"
 
 
