@@ -93,6 +93,7 @@ async def test_the_lead_confirms_a_merge_and_a_juror_sees_each_rooms_wording(
     await expect(proposal.locator(".why")).to_contain_text("buses")
     # Nothing is merged before the lead says so: three positions stand on the map.
     await expect(lead.locator(".plenary-map .map-group")).to_have_count(3)
+    await screenshot(lead, "lead-merge-proposal")
     await proposal.get_by_role("button", name="Merge them").click()
     await expect(lead.locator(".merge-proposals .proposal")).to_have_count(0)
     await expect(lead.locator(".plenary-map .map-group")).to_have_count(2)

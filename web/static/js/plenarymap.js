@@ -181,6 +181,8 @@ export function MergeProposals({ client, send }) {
       ${pair(p)}
       <p class="why small">${t("These read alike ({percent}% similar). Shared words: {words}",
         { percent: Math.round(p.similarity * 100), words: p.shared.join(", ") || "—" })}</p>
+      ${canonicalEntry(synthesis, p.first) === canonicalEntry(synthesis, p.second)
+        && html`<p class="muted small">${t("Already merged through another proposal.")}</p>`}
       <div class="row">
         <${Action} className="primary" label=${t("Merge them")} send=${send}
           command="confirm_merge" fields=${{ proposal_id: p.proposal_id }} />
