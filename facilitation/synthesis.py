@@ -177,7 +177,7 @@ def carry_at_recall(d: Decision, current: Round) -> None:
         )
 
 
-def _carried(room: Room, position: Node, arguments: list[Node]) -> CarriedPosition:
+def _carried(position: Node, arguments: list[Node]) -> CarriedPosition:
     return CarriedPosition(
         node_id=position.id,
         text=position.text,
@@ -200,7 +200,6 @@ def _proposed_carry(room: Room) -> tuple[CarriedPosition, ...]:
     chosen = [room.nodes[node_id] for node_id in room.carry.arguments]
     return tuple(
         _carried(
-            room,
             room.nodes[node_id],
             [a for a in chosen if a.parent == node_id and _standing(a)],
         )
@@ -228,7 +227,7 @@ def _default_carry(room: Room) -> tuple[CarriedPosition, ...]:
             ]
             if side:
                 best.append(min(side, key=lambda n: (-len(n.endorsers), n.posted_at_ms)))
-        carried.append(_carried(room, position, best))
+        carried.append(_carried(position, best))
     return tuple(carried)
 
 
