@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from facilitation.limits import MAX_MERGE_PROPOSALS, MAX_SHARED_TERMS
 
@@ -72,6 +71,10 @@ def near_duplicates(
     """
     if len(texts) < 2 or not any(t.new for t in texts):
         return []
+    # Imported here, not at the top: scikit-learn takes seconds to load, and the command line
+    # and a server that never sees a recall have no use for it.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(
         analyzer="char_wb",
         ngram_range=NGRAM_RANGE,
