@@ -46,6 +46,7 @@ check: lint test
 # the sizes; `--database-url postgresql+asyncpg://...` to run it on PostgreSQL).
 bench: install
 	$(PY) bench/core.py
+	$(PY) bench/synthesis.py
 	$(PY) bench/server.py
 
 # Issue 9: palabre against a bare python-socketio (B1) and a bare Node socket.io (B2) server,

@@ -129,8 +129,9 @@ def _add_node(
     parent: str | None,
 ) -> None:
     stance = event.stance if isinstance(event, ArgumentPosted) else None
+    origin = event.origin if isinstance(event, PositionPosted) else None
     state.rooms[event.room].nodes[event.node_id] = Node(
-        event.node_id, kind, parent, stance, event.actor, event.text, event.at_ms
+        event.node_id, kind, parent, stance, event.actor, event.text, event.at_ms, origin=origin
     )
 
 

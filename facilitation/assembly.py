@@ -26,6 +26,8 @@ from facilitation.events import (
     HandLowered,
     ParticipantAdded,
     ParticipantMoved,
+    PositionPosted,
+    PositionsCarried,
     ProposedRoom,
     QuestionPosed,
     RecallCancelled,
@@ -47,6 +49,7 @@ from facilitation.limits import (
 from facilitation.registry import Decision, check_duration, clean_text, decides, evolves, open_room
 from facilitation.roles import ASSEMBLY_STREAM, PLENARY_ROOM, SYSTEM_ACTOR, Role
 from facilitation.state import Assembly, Node, Participant, Room, Round
+from facilitation.synthesis import canonical, carry_at_recall
 from facilitation.turns import end_turn, give_floor_if_auto, leave_lanes
 
 # Ids travel in URLs and logs: a short, plain alphabet keeps them safe everywhere.
@@ -270,12 +273,21 @@ def allocation_adjusted(state: Assembly, event: AllocationAdjusted) -> None:
 
 @decides(
     StartRound,
-    yields=(RoundStarted, HandLowered, ReplyWithdrawn, TurnEnded, FloorGranted, QuestionPosed),
+    yields=(
+        RoundStarted,
+        HandLowered,
+        ReplyWithdrawn,
+        TurnEnded,
+        FloorGranted,
+        QuestionPosed,
+        PositionPosted,
+    ),
     refusals=(
         ErrorCode.NO_ROUND_PROPOSED,
         ErrorCode.INVALID_DURATION,
         ErrorCode.NODE_NOT_FOUND,
         ErrorCode.INVALID_PARENT,
+        ErrorCode.INVALID_ROUND,
     ),
 )
 def start_round(d: Decision, command: StartRound) -> None:
@@ -284,6 +296,10 @@ def start_round(d: Decision, command: StartRound) -> None:
         check_duration(command.duration_ms)
     plenary = d.state.rooms[PLENARY_ROOM]
     question = _round_question(plenary, command.question_id)
+    if command.from_map and question is None:
+        raise Refusal(ErrorCode.INVALID_ROUND, "a round from the map needs a plenary question")
+    if command.from_map and not d.state.carried:
+        raise Refusal(ErrorCode.INVALID_ROUND, "the plenary's map is empty")
     # Only jurors still in the plenary go: one removed or moved since the proposal stays put.
     rooms = tuple(
         ProposedRoom(
@@ -312,7 +328,27 @@ def start_round(d: Decision, command: StartRound) -> None:
         # Each room starts from the plenary's question, posed by the lead who carried it.
         for room in rooms:
             envelope = d.at(room.room_id)
-            d.emit(QuestionPosed(**envelope, node_id=f"n{envelope['seq']}", text=question.text))
+            question_id = f"n{envelope['seq']}"
+            d.emit(QuestionPosed(**envelope, node_id=question_id, text=question.text))
+            if command.from_map:
+                _positions_from_map(d, room.room_id, question_id)
+
+
+def _positions_from_map(d: Decision, room_id: str, question_id: str) -> None:
+    """One position per merged position of the plenary's map, in the words of its first room."""
+    for entry in d.state.carried.values():
+        if canonical(d.state, entry.id) != entry.id:
+            continue
+        envelope = d.at(room_id)
+        d.emit(
+            PositionPosted(
+                **envelope,
+                node_id=f"n{envelope['seq']}",
+                question_id=question_id,
+                text=entry.text,
+                origin=entry.id,
+            )
+        )
 
 
 def _round_question(plenary: Room, named: str | None) -> Node | None:
@@ -467,7 +503,7 @@ def announcement_broadcast(state: Assembly, event: AnnouncementBroadcast) -> Non
 
 @decides(
     CloseRound,
-    yields=(RoundClosed, TurnEnded, RecallScheduled),
+    yields=(RoundClosed, TurnEnded, RecallScheduled, PositionsCarried),
     refusals=(ErrorCode.NO_ROUND_RUNNING, ErrorCode.INVALID_DURATION),
 )
 def close_round(d: Decision, command: CloseRound) -> None:
@@ -498,6 +534,8 @@ def _close(d: Decision, current: Round) -> None:
             room = d.state.rooms[proposed.room_id]
             if room.floor is not None:
                 end_turn(d, room, "round_closed")
+        # What each room carries back is recorded before it closes, in its own words.
+        carry_at_recall(d, current)
     d.emit(RoundClosed(**d.at(ASSEMBLY_STREAM), round_id=current.id))
 
 
@@ -525,7 +563,7 @@ def recall_cancelled(state: Assembly, event: RecallCancelled) -> None:
     state.rounds[-1].recall_at_ms = None
 
 
-@decides(RecallRound, yields=(RoundClosed, TurnEnded))
+@decides(RecallRound, yields=(RoundClosed, TurnEnded, PositionsCarried))
 def recall_round(d: Decision, command: RecallRound) -> None:
     """The announced recall, when its time comes. A stale one (cancelled, moved, or the round
     closed already) does nothing."""

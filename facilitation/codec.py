@@ -14,9 +14,9 @@ from facilitation.upcast import SCHEMA_VERSION_KEY, UnknownVersion, upcast
 # facilitation/state.py that changes their JSON (a field added, removed, renamed or retyped:
 # `Room.floor` becoming a turn id made 2, the open floor and voiced time 3, a round's
 # announced recall 4, the reasons of mutes 5, a room's opening time, its notes and the lead's
-# alarm thresholds 6);
+# alarm thresholds 6, what rooms carry back to the plenary and its merged map 7);
 # tests/core/test_state_version.py holds you to it.
-STATE_VERSION = 6
+STATE_VERSION = 7
 
 
 class UnknownMessage(ValueError):

@@ -56,11 +56,15 @@ class AdjustAllocation(Command):
 @dataclass(frozen=True, kw_only=True)
 class StartRound(Command):
     """Start the proposed round. Every room opens with a question of the plenary: the one
-    named, else the plenary's latest (none when the plenary has none)."""
+    named, else the plenary's latest (none when the plenary has none). `from_map` also gives
+    each room every position of the plenary's merged map, marked with the map entry it came
+    from (a round from the map needs a question)."""
 
     roles: ClassVar[frozenset[Role]] = LEAD_ONLY
     duration_ms: int | None = None
     question_id: str | None = None
+    # Each room also starts from the plenary's merged map: one position per merged position.
+    from_map: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -438,3 +442,61 @@ class Vote(RoomCommand):
 class ClosePoll(RoomCommand):
     roles: ClassVar[frozenset[Role]] = MODERATORS
     poll_id: str
+
+
+# --- Reporting back to the plenary ----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposeCarry(RoomCommand):
+    """Propose what a breakout room carries to the plenary at the recall: some of its
+    positions and, under them, its strongest arguments for and against. A new proposal
+    replaces the last (and its objections). A room with no proposal carries every standing
+    position with its most endorsed argument for and against."""
+
+    roles: ClassVar[frozenset[Role]] = MODERATORS
+    positions: tuple[str, ...]
+    arguments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectToCarry(RoomCommand):
+    """A juror of the room objects to what its facilitator proposes to carry, with a reason
+    that goes to the plenary with the room's positions."""
+
+    roles: ClassVar[frozenset[Role]] = JUROR_ONLY
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeCandidate:
+    """Two carried positions that read alike, and the words they share."""
+
+    first: str
+    second: str
+    similarity: float
+    shared: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposeMerges(Command):
+    """The server's text similarity proposes near-duplicate carried positions after a recall:
+    proposals only, which the lead confirms or rejects one by one."""
+
+    roles: ClassVar[frozenset[Role]] = SYSTEM_ONLY
+    round_id: str
+    candidates: tuple[MergeCandidate, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmMerge(Command):
+    """Merge two carried positions on the plenary's map; each room's wording stays on it."""
+
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    proposal_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectMerge(Command):
+    roles: ClassVar[frozenset[Role]] = LEAD_ONLY
+    proposal_id: str

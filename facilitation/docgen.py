@@ -18,6 +18,7 @@ SECTIONS = (
     ("Agenda", "facilitation.agenda"),
     ("Argument threads", "facilitation.arguments"),
     ("Polls", "facilitation.polls"),
+    ("Reporting back to the plenary", "facilitation.synthesis"),
 )
 
 

@@ -10,6 +10,7 @@ from facilitation import (  # noqa: F401
     moderation,
     oversight,
     polls,
+    synthesis,
     turns,
     voice,
 )

@@ -64,6 +64,13 @@ class ErrorCode(StrEnum):
     INVALID_VOICE_RECORD = "invalid_voice_record"
     INVALID_THRESHOLD = "invalid_threshold"
     NO_FACILITATOR = "no_facilitator"
+    NOT_A_BREAKOUT_ROOM = "not_a_breakout_room"
+    NOTHING_TO_CARRY = "nothing_to_carry"
+    INVALID_CARRY = "invalid_carry"
+    NO_CARRY_PROPOSED = "no_carry_proposed"
+    ALREADY_OBJECTED = "already_objected"
+    PROPOSAL_NOT_FOUND = "proposal_not_found"
+    PROPOSAL_DECIDED = "proposal_decided"
 
 
 class Refusal(Exception):

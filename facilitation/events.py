@@ -326,6 +326,8 @@ class PositionPosted(Event):
     node_id: str
     question_id: str
     text: str
+    # The plenary map entry a round started from the map gave this position (None: a room's own).
+    origin: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -416,3 +418,77 @@ class PollClosed(Event):
     # Votes per option, in the order of the options.
     totals: tuple[int, ...]
     voters: int
+
+
+# --- Reporting back to the plenary ----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarryProposed(Event):
+    positions: tuple[str, ...]
+    arguments: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarryObjected(Event):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedArgument:
+    node_id: str
+    stance: Stance
+    text: str
+    endorsements: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedPosition:
+    """One position a room carries back, in its own words, with endorsements at the recall."""
+
+    node_id: str
+    text: str
+    endorsements: int
+    # The plenary map entry the room took it from, in a round started from the map.
+    origin: str | None
+    arguments: tuple[CarriedArgument, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarryObjection:
+    participant: str
+    reason: str
+    at_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionsCarried(Event):
+    """What one room brought back at the recall, on the assembly stream. `marked_by` is who
+    proposed it (None: nobody did, so every standing position came)."""
+
+    round_id: str
+    from_room: str
+    room_name: str
+    marked_by: str | None
+    positions: tuple[CarriedPosition, ...]
+    objections: tuple[CarryObjection, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeProposed(Event):
+    proposal_id: str
+    round_id: str
+    first: str
+    second: str
+    similarity: float
+    shared: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeConfirmed(Event):
+    proposal_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeRejected(Event):
+    proposal_id: str

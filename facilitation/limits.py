@@ -38,3 +38,12 @@ AGREEMENT_SCALE = (
 )
 
 MAX_ATTRIBUTES = 20
+
+# What one room carries back: a handful of positions, a few arguments under each; more would
+# not be a report but the whole map again.
+MAX_CARRIED_POSITIONS = 20
+MAX_CARRIED_ARGUMENTS = 60
+# The similar words shown with a merge proposal, and how many proposals one recall may make
+# (100 rooms carrying 20 positions each, with a few candidates per position).
+MAX_SHARED_TERMS = 12
+MAX_MERGE_PROPOSALS = 10_000

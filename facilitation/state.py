@@ -94,6 +94,8 @@ class Node:
     endorsers: set[str] = field(default_factory=set)
     merged_into: str | None = None
     turns: list[str] = field(default_factory=list)
+    # The plenary map entry this position came from, in a round started from the map.
+    origin: str | None = None
 
 
 @dataclass
@@ -126,6 +128,62 @@ class Note:
     at_ms: int
     author: str
     text: str
+
+
+@dataclass
+class Objection:
+    participant: str
+    reason: str
+    at_ms: int
+
+
+@dataclass
+class CarryProposal:
+    """What a breakout room's facilitator proposes to carry to the plenary, and who objects."""
+
+    positions: list[str]
+    arguments: list[str]
+    proposed_by: str
+    proposed_at_ms: int
+    objections: list[Objection] = field(default_factory=list)
+
+
+@dataclass
+class MapArgument:
+    node_id: str
+    stance: Stance
+    text: str
+    endorsements: int
+
+
+@dataclass
+class MapEntry:
+    """One room's carried position on the plenary's map, in that room's own words."""
+
+    id: str
+    round_id: str
+    room: str
+    room_name: str
+    node_id: str
+    text: str
+    endorsements: int
+    arguments: list[MapArgument]
+    marked_by: str | None
+    # The entry it stands under once merged (confirmed by the lead, or taken from the map in a
+    # later round); None for an entry that stands for itself. Never a chain.
+    merged_into: str | None = None
+
+
+@dataclass
+class MergeProposal:
+    id: str
+    round_id: str
+    first: str
+    second: str
+    similarity: float
+    shared: list[str]
+    status: str = "open"  # open -> confirmed | rejected
+    decided_by: str | None = None
 
 
 @dataclass
@@ -163,6 +221,7 @@ class Room:
     polls: dict[str, Poll] = field(default_factory=dict)
     agenda: list[AgendaItem] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    carry: CarryProposal | None = None
 
     @property
     def floor(self) -> Turn | None:
@@ -212,6 +271,11 @@ class Assembly:
     rounds: list[Round] = field(default_factory=list)
     announcements: list[tuple[int, str]] = field(default_factory=list)
     alarms: FairnessAlarms = field(default_factory=FairnessAlarms)
+    # The plenary's map of what the rooms carried back, entry id -> entry, in recall order.
+    carried: dict[str, MapEntry] = field(default_factory=dict)
+    # What each room's objectors said about its carry, by room id, kept with the map.
+    carry_objections: dict[str, list[Objection]] = field(default_factory=dict)
+    merge_proposals: dict[str, MergeProposal] = field(default_factory=dict)
     # The last seq applied in each stream.
     seqs: dict[str, int] = field(default_factory=dict)
 

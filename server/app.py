@@ -40,6 +40,7 @@ class Palabre:
         self.store = services.store
         self.hub = services.hub
         self.invites = services.invites
+        self.synthesiser = services.synthesiser
         self.organiser = services.organiser
         guard_engineio()
         self.sio = socketio.AsyncServer(
@@ -113,6 +114,8 @@ class Palabre:
         finally:
             await self.heap.stop()
             await self.voice.stop()
+            if self.synthesiser is not None:
+                await self.synthesiser.stop()
             if self.bus is not None:
                 await self.bus.stop()
             await self.hub.stop()

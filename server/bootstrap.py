@@ -15,6 +15,7 @@ from server.organiser import Organiser
 from server.scheduler import Clock, wall_clock_ms
 from server.settings import Settings
 from server.store import Store
+from server.synthesis import Synthesiser
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Services:
     hub: Hub
     invites: Invites
     organiser: Organiser
+    # Proposes merges on the plenary's map after each recall: a live server's only.
+    synthesiser: Synthesiser | None = None
 
 
 def build(settings: Settings, *, clock: Clock = wall_clock_ms, live: bool = True) -> Services:
@@ -48,7 +51,11 @@ def build(settings: Settings, *, clock: Clock = wall_clock_ms, live: bool = True
     )
     # A withdrawn invite (here, or on another process: the bus) is read again before it is used.
     hub.on_revoke(invites.forget)
-    return Services(settings, clock, store, hub, invites, Organiser(hub, invites))
+    synthesiser = None
+    if live:
+        synthesiser = Synthesiser()
+        hub.subscribe(synthesiser.on_commit)
+    return Services(settings, clock, store, hub, invites, Organiser(hub, invites), synthesiser)
 
 
 @contextlib.asynccontextmanager
@@ -59,6 +66,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
         yield services
     finally:
         try:
+            if services.synthesiser is not None:
+                await services.synthesiser.stop()
             await services.hub.stop()
         finally:
             await services.store.close()

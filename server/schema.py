@@ -328,6 +328,7 @@ def _views(builder: _Builder) -> None:
                     },
                     description="The thresholds of the fairness alarms on the lead's room cards.",
                 ),
+                "synthesis": ref("synthesis_view"),
             },
             title="assembly_view",
             description="The snapshot of the assembly stream.",
@@ -444,6 +445,7 @@ def _views(builder: _Builder) -> None:
                         " figures, statements, posts, open votes or moderation name."
                     )
                 },
+                "carry": nullable(ref("carry_view")),
                 "stats": {
                     "description": (
                         "Committed speaking figures of whoever spoke here, by participant: the"
@@ -514,9 +516,14 @@ def _views(builder: _Builder) -> None:
                 "endorsers": ids,
                 "merged_into": nullable(STRING),
                 "turns": ids,
+                "origin": {
+                    "description": "The plenary map entry a round from the map gave it.",
+                    **nullable(STRING),
+                },
             }
         ),
     )
+    _synthesis_views(builder)
     builder.add(
         "poll_view",
         closed(
@@ -570,6 +577,76 @@ def _views(builder: _Builder) -> None:
             "properties": {ASSEMBLY_STREAM: ref("assembly_view")},
             "additionalProperties": ref("room_view"),
         },
+    )
+
+
+def _synthesis_views(builder: _Builder) -> None:
+    """A breakout room's carry, and the plenary's map of every room's carry."""
+    objection = closed({"participant": STRING, "reason": STRING, "at_ms": INTEGER})
+    builder.add(
+        "carry_view",
+        closed(
+            {
+                "positions": array(STRING),
+                "arguments": array(STRING),
+                "proposed_by": STRING,
+                "proposed_at_ms": INTEGER,
+                "objections": array(objection),
+            },
+            title="carry_view",
+            description="What the room's facilitator proposes to carry, and who objected.",
+        ),
+    )
+    argument = closed(
+        {
+            "node_id": STRING,
+            "stance": builder.field(ArgumentPosted, "stance"),
+            "text": STRING,
+            "endorsements": COUNT,
+        }
+    )
+    builder.add(
+        "synthesis_view",
+        closed(
+            {
+                "entries": array(
+                    closed(
+                        {
+                            "entry_id": STRING,
+                            "round_id": STRING,
+                            "room": STRING,
+                            "room_name": STRING,
+                            "node_id": STRING,
+                            "text": STRING,
+                            "endorsements": COUNT,
+                            "arguments": array(argument),
+                            "marked_by": nullable(STRING),
+                            "merged_into": nullable(STRING),
+                        }
+                    )
+                ),
+                "objections": {"type": "object", "additionalProperties": array(objection)},
+                "proposals": array(
+                    closed(
+                        {
+                            "proposal_id": STRING,
+                            "round_id": STRING,
+                            "first": STRING,
+                            "second": STRING,
+                            "similarity": {"type": "number", "minimum": 0, "maximum": 1},
+                            "shared": array(STRING),
+                            "status": {"enum": ["open", "confirmed", "rejected"]},
+                            "decided_by": nullable(STRING),
+                        }
+                    )
+                ),
+            },
+            title="synthesis_view",
+            description=(
+                "The plenary's map: every carried position in its room's words (a merged one"
+                " names the entry it stands under), objections by room, merge proposals."
+            ),
+        ),
     )
 
 

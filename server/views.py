@@ -55,8 +55,60 @@ def assembly_view(state: Assembly, assembly_id: str, audience: Audience) -> dict
             "max_wait_ms": state.alarms.max_wait_ms,
             "min_stratum_ratio": state.alarms.min_stratum_ratio,
         },
+        "synthesis": synthesis_view(state),
     }
     return _redact(state, view, audience)
+
+
+def synthesis_view(state: Assembly) -> dict[str, Any]:
+    """The plenary's map as the rooms carried it: every entry in its room's words (a merged one
+    names the entry it stands under), what jurors objected to their room's carry, and every
+    merge proposal with the words that made it."""
+    return {
+        "entries": [
+            {
+                "entry_id": entry.id,
+                "round_id": entry.round_id,
+                "room": entry.room,
+                "room_name": entry.room_name,
+                "node_id": entry.node_id,
+                "text": entry.text,
+                "endorsements": entry.endorsements,
+                "arguments": [
+                    {
+                        "node_id": argument.node_id,
+                        "stance": argument.stance,
+                        "text": argument.text,
+                        "endorsements": argument.endorsements,
+                    }
+                    for argument in entry.arguments
+                ],
+                "marked_by": entry.marked_by,
+                "merged_into": entry.merged_into,
+            }
+            for entry in state.carried.values()
+        ],
+        "objections": {
+            room: [
+                {"participant": o.participant, "reason": o.reason, "at_ms": o.at_ms}
+                for o in objections
+            ]
+            for room, objections in state.carry_objections.items()
+        },
+        "proposals": [
+            {
+                "proposal_id": proposal.id,
+                "round_id": proposal.round_id,
+                "first": proposal.first,
+                "second": proposal.second,
+                "similarity": proposal.similarity,
+                "shared": list(proposal.shared),
+                "status": proposal.status,
+                "decided_by": proposal.decided_by,
+            }
+            for proposal in state.merge_proposals.values()
+        ],
+    }
 
 
 def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) -> dict[str, Any]:
@@ -131,6 +183,18 @@ def room_view(state: Assembly, room_id: str, audience: Audience, now_ms: int) ->
             }
             for item in room.agenda
         ],
+        "carry": None
+        if room.carry is None
+        else {
+            "positions": list(room.carry.positions),
+            "arguments": list(room.carry.arguments),
+            "proposed_by": room.carry.proposed_by,
+            "proposed_at_ms": room.carry.proposed_at_ms,
+            "objections": [
+                {"participant": o.participant, "reason": o.reason, "at_ms": o.at_ms}
+                for o in room.carry.objections
+            ],
+        },
         # Committed figures only (no live turn, no hand still waiting): a client adds events to
         # them and derives the fairness figures (Gini, who has not spoken) itself. `spoken_ms`
         # is floor time, `voiced_ms` what the media server heard.
@@ -241,6 +305,7 @@ def _node_view(room: Room, node_id: str, audience: Audience) -> dict[str, Any]:
         "endorsers": sorted(node.endorsers),
         "merged_into": node.merged_into,
         "turns": list(node.turns),
+        "origin": node.origin,
     }
 
 

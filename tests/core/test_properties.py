@@ -842,6 +842,38 @@ def _record_voice(m: Deliberation, data: Draw, room: str) -> Command:
     return command
 
 
+def _propose_carry(m: Deliberation, data: Draw, room: str) -> Command:
+    positions = [
+        m.pick_node(data, room, ("position",))
+        for _ in range(data.draw(st.integers(0, 3), label="positions"))
+    ]
+    arguments = [
+        m.pick_node(data, room, ("argument",))
+        for _ in range(data.draw(st.integers(0, 3), label="arguments"))
+    ]
+    return cmd.ProposeCarry(room=room, positions=tuple(positions), arguments=tuple(arguments))
+
+
+def _propose_merges(m: Deliberation, data: Draw, room: str) -> Command:
+    """What the server's similarity would propose: pairs of carried positions, or strays."""
+    entries = [*sorted(m.state.carried), "r0-1/n0"]
+    pairs = data.draw(
+        st.lists(st.tuples(st.sampled_from(entries), st.sampled_from(entries)), max_size=3),
+        label="pairs",
+    )
+    return cmd.ProposeMerges(
+        round_id=data.draw(st.sampled_from([*m.round_ids(), "r0"]), label="round"),
+        candidates=tuple(
+            cmd.MergeCandidate(first=a, second=b, similarity=0.75, shared=("bus",))
+            for a, b in pairs
+        ),
+    )
+
+
+def _proposal(m: Deliberation, data: Draw) -> str:
+    return data.draw(st.sampled_from([*sorted(m.state.merge_proposals), "m0"]), label="proposal")
+
+
 BUILDERS: dict[type[Command], Builder] = {
     # The assembly
     cmd.CreateAssembly: lambda m, data, room: cmd.CreateAssembly(title=_text(data)),
@@ -851,6 +883,7 @@ BUILDERS: dict[type[Command], Builder] = {
     cmd.StartRound: lambda m, data, room: cmd.StartRound(
         duration_ms=_maybe(data, DURATIONS),
         question_id=_maybe(data, st.sampled_from([*m.plenary_node_ids(), "n0"])),
+        from_map=data.draw(st.booleans(), label="from the map?"),
     ),
     cmd.MoveParticipant: _move_participant,
     cmd.SetRoundTimer: lambda m, data, room: cmd.SetRoundTimer(duration_ms=data.draw(DURATIONS)),
@@ -969,6 +1002,12 @@ BUILDERS: dict[type[Command], Builder] = {
     cmd.OpenPoll: _open_poll,
     cmd.Vote: _vote,
     cmd.ClosePoll: lambda m, data, room: cmd.ClosePoll(room=room, poll_id=m.pick_poll(data, room)),
+    # Reporting back to the plenary
+    cmd.ProposeCarry: _propose_carry,
+    cmd.ObjectToCarry: lambda m, data, room: cmd.ObjectToCarry(room=room, reason=_text(data)),
+    cmd.ProposeMerges: _propose_merges,
+    cmd.ConfirmMerge: lambda m, data, room: cmd.ConfirmMerge(proposal_id=_proposal(m, data)),
+    cmd.RejectMerge: lambda m, data, room: cmd.RejectMerge(proposal_id=_proposal(m, data)),
 }
 
 COMMAND_TYPES = sorted(Command.registry.values(), key=lambda command_type: command_type.name)
@@ -989,12 +1028,13 @@ DELIBERATION_COMMANDS = [
     cmd.PostPosition, cmd.PostArgument, cmd.PoseQuestion, cmd.PostPosition, cmd.PostArgument,
     cmd.PostReply, cmd.Endorse, cmd.WithdrawEndorsement, cmd.HidePost, cmd.UnhidePost,
     cmd.MergeNodes, cmd.OpenPoll, cmd.Vote, cmd.Vote, cmd.ClosePoll, cmd.AddAgendaItem,
-    cmd.AdvanceAgenda, cmd.AdvanceAgenda, cmd.ExtendAgendaItem,
+    cmd.AdvanceAgenda, cmd.AdvanceAgenda, cmd.ExtendAgendaItem, cmd.ProposeCarry,
+    cmd.ObjectToCarry,
 ]  # fmt: skip
 ROUND_COMMANDS = [
     cmd.OpenRound, cmd.OpenRound, cmd.StartRound, cmd.StartRound, cmd.AdjustAllocation,
     cmd.MoveParticipant, cmd.MoveParticipant, cmd.SetRoundTimer, cmd.CloseRound, cmd.CloseRound,
-    cmd.CancelRecall, cmd.AddParticipant,
+    cmd.CancelRecall, cmd.AddParticipant, cmd.ProposeMerges, cmd.ConfirmMerge, cmd.RejectMerge,
 ]  # fmt: skip
 EXPIRIES = (cmd.ExpireTurn, cmd.ExpireAgendaItem, cmd.ExpireRoundTimer, cmd.RecallRound)
 

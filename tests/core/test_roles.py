@@ -162,6 +162,62 @@ def _recalling() -> World:
 
 FIRST_ROOM, SECOND_ROOM = PROPOSAL.rooms[0], PROPOSAL.rooms[1]
 
+
+def _build_carrying() -> tuple[World, str]:
+    """A running round whose first room has a position its lead proposes to carry back."""
+    world = copy.deepcopy(RUNNING)
+    room = world.state.rooms[FIRST_ROOM.room_id]
+    question = _only(
+        world.run("lead", cmd.PoseQuestion(room=room.id, text="What do we carry?")),
+        ev.QuestionPosed,
+    )
+    position = _only(
+        world.run(
+            sorted(room.jurors)[0],
+            cmd.PostPosition(room=room.id, question_id=question.node_id, text="Free buses"),
+        ),
+        ev.PositionPosted,
+    )
+    world.run("lead", cmd.ProposeCarry(room=room.id, positions=(position.node_id,)))
+    return world, position.node_id
+
+
+CARRYING, CARRIED_POSITION = _build_carrying()
+
+
+def _build_recalled() -> tuple[World, list[str]]:
+    """The round recalled: each room carried one position back to the plenary's map."""
+    world = copy.deepcopy(CARRYING)
+    room = world.state.rooms[SECOND_ROOM.room_id]
+    question = _only(
+        world.run("lead", cmd.PoseQuestion(room=room.id, text="What do we carry?")),
+        ev.QuestionPosed,
+    )
+    world.run(
+        sorted(room.jurors)[0],
+        cmd.PostPosition(room=room.id, question_id=question.node_id, text="Free bus"),
+    )
+    world.run("lead", cmd.CloseRound())
+    return world, list(world.state.carried)
+
+
+RECALLED, CARRIED_ENTRIES = _build_recalled()
+MERGE_CANDIDATE = cmd.MergeCandidate(
+    first=CARRIED_ENTRIES[0], second=CARRIED_ENTRIES[1], similarity=0.8, shared=("bus",)
+)
+
+
+def _merge_proposed() -> World:
+    world = copy.deepcopy(RECALLED)
+    world.run(
+        SYSTEM_ACTOR,
+        cmd.ProposeMerges(round_id=STARTED.round_id, candidates=(MERGE_CANDIDATE,)),
+    )
+    return world
+
+
+MERGE_PROPOSAL_ID = next(iter(_merge_proposed().state.merge_proposals))
+
 # The state each command is tried in, when the rich plenary is not the right one.
 SCENES: dict[type[Command], Callable[[], World]] = {
     cmd.AdjustAllocation: lambda: copy.deepcopy(PROPOSED),
@@ -175,6 +231,11 @@ SCENES: dict[type[Command], Callable[[], World]] = {
     cmd.GrantFloor: _floor_free,
     cmd.UnlockRoom: _locked,
     cmd.ResumeRoom: _paused,
+    cmd.ProposeCarry: lambda: copy.deepcopy(CARRYING),
+    cmd.ObjectToCarry: lambda: copy.deepcopy(CARRYING),
+    cmd.ProposeMerges: lambda: copy.deepcopy(RECALLED),
+    cmd.ConfirmMerge: _merge_proposed,
+    cmd.RejectMerge: _merge_proposed,
 }
 
 
@@ -263,6 +324,12 @@ EXAMPLES: dict[type[Command], Command] = {
     cmd.OpenPoll: cmd.OpenPoll(room=P, question="How sure are you?", kind="scale"),
     cmd.Vote: cmd.Vote(room=P, poll_id=IDS.poll, choices=(0,)),
     cmd.ClosePoll: cmd.ClosePoll(room=P, poll_id=IDS.poll),
+    # Reporting back to the plenary
+    cmd.ProposeCarry: cmd.ProposeCarry(room=FIRST_ROOM.room_id, positions=(CARRIED_POSITION,)),
+    cmd.ObjectToCarry: cmd.ObjectToCarry(room=FIRST_ROOM.room_id, reason="Our dissent is missing"),
+    cmd.ProposeMerges: cmd.ProposeMerges(round_id=STARTED.round_id, candidates=(MERGE_CANDIDATE,)),
+    cmd.ConfirmMerge: cmd.ConfirmMerge(proposal_id=MERGE_PROPOSAL_ID),
+    cmd.RejectMerge: cmd.RejectMerge(proposal_id=MERGE_PROPOSAL_ID),
 }
 
 # The juror who tries each juror command: one for whom it makes sense (`j5` is free).
@@ -273,6 +340,7 @@ JUROR_ACTING: dict[type[Command], str] = {
     cmd.LowerHand: "j2",
     cmd.WithdrawEndorsement: "j3",
     cmd.WithdrawReply: "j4",
+    cmd.ObjectToCarry: sorted(FIRST_ROOM.jurors)[0],
 }
 
 # Who stands for each role: a participant of that role, the system actor, or nobody we know.

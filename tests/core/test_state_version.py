@@ -26,6 +26,9 @@ SHAPES = {
     5: "b769ac953d2231bbe21fc103028d445a68a9cd8a28154744c57b5fc9376ee706",
     # A room's opening time and the lead's notes to it, the fairness alarm thresholds (issue 11).
     6: "cccb43fc49e5fe15e43cb50c46925f0f209f9a9289c480db311574f89bb6f9d5",
+    # What each breakout room carries back, the plenary's merged map and its merge proposals,
+    # and the map entry a position came from (issue 11).
+    7: "82b26398f715b621f4602701a885f84ab8063a3b61587854f59cd0a6332beae4",
 }
 # What a schema says for people, not about the shape of the JSON.
 PROSE = {"title", "description", "default"}

@@ -34,7 +34,7 @@ def test_palabre_report_writes_every_file_from_an_export(exported: Path, tmp_pat
     folder = tmp_path / "public"
     done = palabre(None, "report", str(exported), "--public", "--lang", "fr", "-o", str(folder))
     assert done.returncode == 0, done.stderr
-    assert "public report of 2 rooms, 66 events" in done.stdout
+    assert "public report of 2 rooms, 68 events" in done.stdout
     assert sorted(p.name for p in folder.iterdir()) == sorted(["report.html", *FILES])
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "Carte des arguments" in html

@@ -565,6 +565,14 @@ PLAUSIBLE_FIELDS: dict[str, dict[str, Any]] = {
     "open_poll": {"question": "Cap rents?", "kind": "single", "options": ["yes", "no"]},
     "vote": {"poll_id": "p1", "choices": [0]},
     "close_poll": {"poll_id": "p1"},
+    "propose_carry": {"positions": ["n2"], "arguments": ["n3"]},
+    "object_to_carry": {"reason": "Our dissent is missing."},
+    "propose_merges": {
+        "round_id": "r1",
+        "candidates": [{"first": "r1-1/n2", "second": "r1-2/n2", "similarity": 0.8, "shared": []}],
+    },
+    "confirm_merge": {"proposal_id": "m1"},
+    "reject_merge": {"proposal_id": "m1"},
 }
 
 

@@ -334,6 +334,29 @@ def deliberate(*, pseudonymous: bool) -> Session:
     s.snapshot()
     mover = sorted(s.state.rooms[second_room.room_id].jurors)[0]
     s.run("lead", cmd.MoveParticipant(participant=mover, to_room=room))
+    # Each room marks what it carries back; a juror objects to one room's choice.
+    carried = []
+    for breakout in (room, second_room.room_id):
+        here = s.state.rooms[breakout]
+        question = only(
+            s.run(sorted(here.facilitators)[0], cmd.PoseQuestion(room=breakout, text="Cap rents?")),
+            ev.QuestionPosed,
+        )
+        position = only(
+            s.run(
+                sorted(here.jurors)[0],
+                cmd.PostPosition(
+                    room=breakout, question_id=question.node_id, text="Cap rents for families"
+                ),
+            ),
+            ev.PositionPosted,
+        )
+        carried.append(f"{breakout}/{position.node_id}")
+        s.run(
+            sorted(here.facilitators)[0],
+            cmd.ProposeCarry(room=breakout, positions=(position.node_id,)),
+        )
+    s.run(sorted(s.state.rooms[room].jurors)[-1], cmd.ObjectToCarry(room=room, reason="Too soft"))
     s.snapshot()
     round_now = s.state.current_round()
     assert round_now is not None
@@ -346,6 +369,14 @@ def deliberate(*, pseudonymous: bool) -> Session:
     s.tick(MINUTE)
     s.run(SYSTEM_ACTOR, cmd.RecallRound(round_id=round_now.id))
     s.run(SYSTEM_ACTOR, voice_heard(s, room, {juror: 3_000}))  # heard before the recall
+    # The server proposes a merge twice over; the lead confirms one and rejects the other.
+    pair = cmd.MergeCandidate(
+        first=carried[0], second=carried[1], similarity=1.0, shared=("rents",)
+    )
+    merges = s.run(SYSTEM_ACTOR, cmd.ProposeMerges(round_id=round_now.id, candidates=(pair, pair)))
+    s.snapshot()
+    s.run("lead", cmd.ConfirmMerge(proposal_id=only(merges[:1], ev.MergeProposed).proposal_id))
+    s.run("lead", cmd.RejectMerge(proposal_id=only(merges[1:], ev.MergeProposed).proposal_id))
     s.run("f1", cmd.RemoveParticipant(room=P, participant="j8", reason="Left the jury"))
     s.snapshot()
     return s

@@ -483,6 +483,25 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.run("lead", cmd.Broadcast(text="Five minutes left."))
     s.run("lead", cmd.SetFairnessAlarms(unspoken_after_ms=10 * MINUTE, max_wait_ms=MINUTE))
     s.run("lead", cmd.SendFacilitatorNote(room=one, text="Who has not spoken yet?"))
+    # Room one marks what it carries back and a juror objects; room two marks nothing.
+    carried = []
+    for room_id in (one, two):
+        here = s.room(room_id)
+        question_id = next(n.id for n in here.nodes.values() if n.kind == "question")
+        author = sorted(here.jurors)[0]
+        position = only(
+            s.run(author, cmd.PostPosition(room=room_id, question_id=question_id, text="Cap 3%")),
+            ev.PositionPosted,
+        )
+        carried.append(f"{room_id}/{position.node_id}")
+        s.run(
+            sorted(here.jurors)[-1],
+            cmd.PostArgument(
+                room=room_id, position_id=position.node_id, stance="for", text="Families stay."
+            ),
+        )
+    s.run("lead", cmd.ProposeCarry(room=one, positions=(carried[0].split("/")[1],)))
+    s.run(sorted(s.room(one).jurors)[-1], cmd.ObjectToCarry(room=one, reason="Too little"))
     s.tick(11 * MINUTE)
     s.run(SYSTEM_ACTOR, cmd.ExpireRoundTimer(round_id=proposal.id))
     s.run("lead", cmd.CloseRound(after_ms=2 * MINUTE))  # announced ahead...
@@ -491,6 +510,11 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.tick(MINUTE)
     # The speakers in both rooms lose the floor when the recall comes.
     s.run(SYSTEM_ACTOR, cmd.RecallRound(round_id=proposal.id))
+    # The server proposes the two rooms' positions as one, twice; the lead decides each.
+    pair = cmd.MergeCandidate(first=carried[0], second=carried[1], similarity=0.9, shared=("cap",))
+    merges = s.run(SYSTEM_ACTOR, cmd.ProposeMerges(round_id=proposal.id, candidates=(pair, pair)))
+    s.run("lead", cmd.RejectMerge(proposal_id=only(merges[1:], ev.MergeProposed).proposal_id))
+    s.run("lead", cmd.ConfirmMerge(proposal_id=only(merges[:1], ev.MergeProposed).proposal_id))
     # The last seconds of room one, recorded once it has closed: only its observer follows it.
     s.run(SYSTEM_ACTOR, heard(s, one, {sorted(s.room(one).jurors)[0]: 4_000}))
     # The juror removed in room two comes back: a snapshot of the plenary tells them of j9.
@@ -507,6 +531,18 @@ def deliberate(*, pseudonymous: bool) -> Recording:
     s.run("f1", cmd.PauseRoom(room=P))
     s.tick(2_000)
     s.checkpoint("the end")
+
+    # A round from the plenary's map: each room takes its positions, and what a room carries
+    # back joins the map entry it came from.
+    s.run("f1", cmd.ResumeRoom(room=P))
+    s.run("lead", cmd.OpenRound(room_count=2, seed=3))
+    s.run("lead", cmd.StartRound(from_map=True))
+    again = s.state.rounds[-1]
+    taken = next(n for n in s.room(again.rooms[0].room_id).nodes.values() if n.origin is not None)
+    s.run("lead", cmd.ProposeCarry(room=again.rooms[0].room_id, positions=(taken.id,)))
+    s.tick(MINUTE)
+    s.run("lead", cmd.CloseRound())
+    s.checkpoint("back from the map")
     s.finish()
     return s
 

@@ -7,6 +7,7 @@ import { RoomView } from "./room.js";
 import { PLENARY_ROOM } from "./state.js";
 import { SpeakingMark } from "./voicebar.js";
 import { PastRoomView, PastRoundsPicker, roundKey, usePastRounds } from "./pastrounds.js";
+import { MergeProposals, PlenaryMap } from "./plenarymap.js";
 
 // Inequality only means something once people have talked for a while.
 const ENOUGH_TALK_MS = 5 * 60_000;
@@ -29,6 +30,8 @@ export function LeadView({ view, now, send, voice }) {
   return html`
     <${Round} client=${client} now=${now} send=${send}
       online=${view.presence[PLENARY_ROOM] ?? []} />
+    <${MergeProposals} client=${client} send=${send} />
+    <${PlenaryMap} client=${client} />
     <section class="card" aria-labelledby="rooms-heading">
       <h2 id="rooms-heading">${t("All rooms")}</h2>
       ${!voice.available && html`<p class="voice-off">${t("Voice is off on this server")}${" · "}
@@ -195,6 +198,8 @@ function Round({ client, now, send, online }) {
   const round = client.assembly.round;
   const [count, setCount] = useState("2");
   const [minutes, setMinutes] = useState("20");
+  const [fromMap, setFromMap] = useState(false);
+  const mapReady = (client.assembly.synthesis?.entries.length ?? 0) > 0;
   if (!round) {
     const propose = (event) => {
       event.preventDefault();
@@ -212,7 +217,8 @@ function Round({ client, now, send, online }) {
   if (!round.started) {
     const start = (event) => {
       event.preventDefault();
-      send("start_round", { duration_ms: Math.round(Number(minutes) * 60000) });
+      send("start_round", { duration_ms: Math.round(Number(minutes) * 60000),
+        ...(fromMap && mapReady ? { from_map: true } : {}) });
     };
     return html`<section class="card round" aria-labelledby="round-heading">
       <h2 id="round-heading">${t("Proposed breakout round")}</h2>
@@ -231,6 +237,8 @@ function Round({ client, now, send, online }) {
         <label for="round-minutes">${t("Minutes")}</label>
         <input id="round-minutes" type="number" min="1" max="600" value=${minutes}
           onInput=${(e) => setMinutes(e.target.value)} />
+        ${mapReady && html`<label class="carry-choice"><input type="checkbox" checked=${fromMap}
+          onChange=${(e) => setFromMap(e.target.checked)} /> ${t("Start from the plenary's map")}</label>`}
         <button type="submit" class="primary">${t("Start the round")}</button>
         <${Action} label=${t("Withdraw the proposal")} send=${send} command="close_round" />
       </form></section>`;

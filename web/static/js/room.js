@@ -10,6 +10,8 @@ import { FairnessPanel, ModerationPanel } from "./moderation.js";
 import { VoiceBar } from "./voicebar.js";
 import { ListenBar } from "./listenbar.js";
 import { AtAGlance, waitedText } from "./glance.js";
+import { CarryPanel, PlenaryMap } from "./plenarymap.js";
+import { PLENARY_ROOM } from "./state.js";
 
 export function RoomView({ view, roomId, now, send, voice }) {
   const { client, you } = view;
@@ -52,8 +54,12 @@ export function RoomView({ view, roomId, now, send, voice }) {
           <${Polls} ...${ctx} />
           ${moderator && html`<${FairnessPanel} ...${ctx} />`}
           ${moderator && html`<${ModerationPanel} ...${ctx} />`}
+          ${roomId !== PLENARY_ROOM && html`<${CarryPanel} ...${ctx} />`}
         </div>
-        <div class="map-column"><${ArgumentMap} ...${ctx} /></div>
+        <div class="map-column">
+          ${roomId === PLENARY_ROOM && html`<${PlenaryMap} client=${client} />`}
+          <${ArgumentMap} ...${ctx} />
+        </div>
       </div>
     </section>`;
 }

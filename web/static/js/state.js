@@ -24,7 +24,7 @@ export const PLENARY_ROOM = "plenary";
  * @typedef {{node_id: string, kind: string, parent: string | null, stance: string | null,
  *   author: string, text: string | null, posted_at_ms: number, hidden: boolean,
  *   moderation: {action: string, actor: string, reason: string}[], endorsers: string[],
- *   merged_into: string | null, turns: string[]}} NodeView
+ *   merged_into: string | null, turns: string[], origin: string | null}} NodeView
  * @typedef {{poll_id: string, question: string, kind: string, options: string[],
  *   secret: boolean, open: boolean, voters: number, totals: number[],
  *   votes: Record<string, number[]>}} PollView
@@ -38,14 +38,27 @@ export const PLENARY_ROOM = "plenary";
  *   muted: string[], mute_reasons: Record<string, string>, floor: Floor | null, queue: QueueEntry[], replies: QueueEntry[],
  *   statements: object[], nodes: NodeView[], polls: PollView[], agenda: AgendaItemView[],
  *   stats: Record<string, SpeakerStats>, opened_at_ms: number | null,
- *   notes: {at_ms: number, author: string, text: string}[]}} RoomView
+ *   notes: {at_ms: number, author: string, text: string}[], carry: CarryView | null}} RoomView
  * @typedef {{name: string, role: string, attributes?: Record<string, string>}} Person
+ * @typedef {{participant: string, reason: string, at_ms: number}} Objection
+ * @typedef {{positions: string[], arguments: string[], proposed_by: string,
+ *   proposed_at_ms: number, objections: Objection[]}} CarryView
+ * @typedef {{node_id: string, stance: string, text: string, endorsements: number}} MapArgument
+ * @typedef {{entry_id: string, round_id: string, room: string, room_name: string,
+ *   node_id: string, text: string, endorsements: number, arguments: MapArgument[],
+ *   marked_by: string | null, merged_into: string | null}} MapEntry
+ * @typedef {{proposal_id: string, round_id: string, first: string, second: string,
+ *   similarity: number, shared: string[], status: "open" | "confirmed" | "rejected",
+ *   decided_by: string | null}} MergeProposal
+ * @typedef {{entries: MapEntry[], objections: Record<string, Objection[]>,
+ *   proposals: MergeProposal[]}} SynthesisView
  * @typedef {{room_id: string, name: string, jurors: string[], facilitators: string[]}} RoundRoom
  * @typedef {{id: string, started: boolean, deadline_ms: number | null,
  *   recall_at_ms: number | null, rooms: RoundRoom[]}} RoundView
  * @typedef {{id: string, seq: number, title: string, public: boolean, pseudonymous: boolean,
  *   counts: Record<string, number>, round: RoundView | null,
- *   announcements: {at_ms: number, text: string}[], alarms: FairnessAlarms}} AssemblyView
+ *   announcements: {at_ms: number, text: string}[], alarms: FairnessAlarms,
+ *   synthesis: SynthesisView}} AssemblyView
  * @typedef {{unspoken_after_ms: number | null, max_gini: number | null,
  *   max_wait_ms: number | null, min_stratum_ratio: number | null}} FairnessAlarms
  * @typedef {{audience: Audience, assembly: AssemblyView | null,
@@ -547,6 +560,7 @@ const posted = (kind, parentOf) => (c, e) =>
         endorsers: [],
         merged_into: null,
         turns: [],
+        origin: e.origin ?? null,
       },
     ],
   }));
@@ -856,6 +870,128 @@ function guessReturned(client, roomIds) {
   return { jurors: [...jurors], facilitators: [...facilitators] };
 }
 
+// --- Reporting back to the plenary (facilitation/synthesis.py) ------------------------------
+
+/**
+ * @param {ClientState} client
+ * @param {(s: SynthesisView) => SynthesisView} change
+ */
+const withSynthesis = (client, change) =>
+  withAssembly(client, (a) => ({ ...a, synthesis: change(a.synthesis) }));
+
+/**
+ * The entry that `entryId` stands under on the map (itself when it stands alone).
+ * @param {SynthesisView} synthesis
+ * @param {string} entryId
+ */
+export function canonicalEntry(synthesis, entryId) {
+  const entry = synthesis.entries.find((e) => e.entry_id === entryId);
+  return entry?.merged_into ?? entryId;
+}
+
+/**
+ * @param {SynthesisView} s
+ * @param {string} proposalId
+ * @param {"confirmed" | "rejected"} status
+ * @param {string} actor
+ */
+const decided = (s, proposalId, status, actor) =>
+  updateWhere(
+    s.proposals,
+    (p) => p.proposal_id === proposalId,
+    (p) => ({ ...p, status, decided_by: actor }),
+  );
+
+/** @type {Record<string, (client: ClientState, e: Payload) => ClientState>} */
+const SYNTHESIS = {
+  carry_proposed: (c, e) =>
+    withRoom(c, e.room, (room) => ({
+      ...room,
+      carry: {
+        positions: e.positions,
+        arguments: e.arguments,
+        proposed_by: e.actor,
+        proposed_at_ms: e.at_ms,
+        objections: [],
+      },
+    })),
+  carry_objected: (c, e) =>
+    withRoom(c, e.room, (room) =>
+      room.carry
+        ? {
+            ...room,
+            carry: {
+              ...room.carry,
+              objections: [
+                ...room.carry.objections,
+                { participant: e.actor, reason: e.reason, at_ms: e.at_ms },
+              ],
+            },
+          }
+        : room,
+    ),
+  positions_carried: (c, e) =>
+    withSynthesis(c, (s) => {
+      let entries = s.entries;
+      for (const position of e.positions) {
+        // A position taken from the map comes back under the entry it was taken from.
+        const known = position.origin && entries.some((x) => x.entry_id === position.origin);
+        const under = known ? canonicalEntry({ ...s, entries }, position.origin) : null;
+        entries = [
+          ...entries,
+          {
+            entry_id: `${e.from_room}/${position.node_id}`,
+            round_id: e.round_id,
+            room: e.from_room,
+            room_name: e.room_name,
+            node_id: position.node_id,
+            text: position.text,
+            endorsements: position.endorsements,
+            arguments: position.arguments,
+            marked_by: e.marked_by,
+            merged_into: under,
+          },
+        ];
+      }
+      return { ...s, entries, objections: { ...s.objections, [e.from_room]: e.objections } };
+    }),
+  merge_proposed: (c, e) =>
+    withSynthesis(c, (s) => ({
+      ...s,
+      proposals: [
+        ...s.proposals,
+        {
+          proposal_id: e.proposal_id,
+          round_id: e.round_id,
+          first: e.first,
+          second: e.second,
+          similarity: e.similarity,
+          shared: e.shared,
+          status: "open",
+          decided_by: null,
+        },
+      ],
+    })),
+  merge_confirmed: (c, e) =>
+    withSynthesis(c, (s) => {
+      const proposal = s.proposals.find((p) => p.proposal_id === e.proposal_id);
+      const proposals = decided(s, e.proposal_id, "confirmed", e.actor);
+      if (!proposal) return { ...s, proposals };
+      const into = canonicalEntry(s, proposal.first);
+      const moved = canonicalEntry(s, proposal.second);
+      if (into === moved) return { ...s, proposals };
+      // The second's whole group follows it under the first's, as in the core.
+      const entries = updateWhere(
+        s.entries,
+        (x) => x.entry_id === moved || x.merged_into === moved,
+        (x) => ({ ...x, merged_into: into }),
+      );
+      return { ...s, entries, proposals };
+    }),
+  merge_rejected: (c, e) =>
+    withSynthesis(c, (s) => ({ ...s, proposals: decided(s, e.proposal_id, "rejected", e.actor) })),
+};
+
 /** @type {Record<string, (client: ClientState, e: Payload) => ClientState>} */
 const EFFECTS = {
   ...TURNS,
@@ -865,4 +1001,5 @@ const EFFECTS = {
   ...ARGUMENTS,
   ...POLLS,
   ...ASSEMBLY,
+  ...SYNTHESIS,
 };
