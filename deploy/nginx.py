@@ -87,6 +87,36 @@ def site_config(
     )
 
 
+def standalone_config(folder: Path, site: Path, workers: int = 1) -> str:
+    """deploy/nginx/standalone.conf for nginx of one's own, everything it writes in `folder`."""
+    # Started by root, the master keeps root only to bind and open its files; the workers that
+    # handle the traffic run as nobody. Any other user runs it all as itself.
+    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+    return filled(
+        STANDALONE_TEMPLATE.read_text(),
+        {"folder": str(folder), "site": str(site), "user": user, "workers": str(workers)},
+    )
+
+
+def nginx_command(binary: str, folder: Path, main: Path, *extra: str) -> list[str]:
+    # -e: the error log from the start, before the configuration names its own (otherwise
+    # nginx first opens the system's /var/log/nginx/error.log).
+    return [binary, "-p", f"{folder}/", "-c", str(main), "-e", str(folder / "error.log"), *extra]
+
+
+def check_config(binary: str, folder: Path, main: Path) -> None:
+    """`nginx -t`: NginxFailed with nginx's words when it refuses the configuration."""
+    checked = subprocess.run(
+        nginx_command(binary, folder, main, "-t", "-q"),
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        check=False,
+    )
+    if checked.returncode != 0:
+        raise NginxFailed(f"nginx refused the configuration:\n{checked.stderr}")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -129,37 +159,9 @@ class Balancer:
                 access_log=str(folder / "access.log"),
             )
         )
-        # Started by root, the master keeps root only to bind and open its files; the workers
-        # that handle the traffic run as nobody. Any other user runs it all as itself.
-        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
         main = folder / "nginx.conf"
-        main.write_text(
-            filled(
-                STANDALONE_TEMPLATE.read_text(),
-                {
-                    "folder": str(folder),
-                    "site": str(site),
-                    "user": user,
-                    "workers": str(self.workers),
-                },
-            )
-        )
+        main.write_text(standalone_config(folder, site, self.workers))
         return main
-
-    def _command(self, main: Path, *extra: str) -> list[str]:
-        assert self.folder is not None
-        # -e: the error log from the start, before the configuration names its own (otherwise
-        # nginx first opens the system's /var/log/nginx/error.log).
-        return [
-            self.binary,
-            "-p",
-            f"{self.folder}/",
-            "-c",
-            str(main),
-            "-e",
-            str(self.folder / "error.log"),
-            *extra,
-        ]
 
     def start(self) -> None:
         """Check the configuration (`nginx -t`), start nginx, wait until it listens."""
@@ -168,19 +170,10 @@ class Balancer:
         self.folder = Path(tempfile.mkdtemp(prefix="palabre-nginx-"))
         self.folder.chmod(0o755)
         main = self._configure(self.folder)
-        checked = subprocess.run(
-            self._command(main, "-t", "-q"),
-            capture_output=True,
-            text=True,
-            timeout=START_SECONDS,
-            check=False,
-        )
-        if checked.returncode != 0:
-            raise NginxFailed(f"nginx refused the configuration:\n{checked.stderr}")
+        check_config(self.binary, self.folder, main)
+        command = nginx_command(self.binary, self.folder, main)
         with (self.folder / "stderr.log").open("wb") as output:
-            self.process = subprocess.Popen(
-                self._command(main), stdout=output, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_SECONDS
         while not listening(self.port):
             if self.process.poll() is not None:
