@@ -12,6 +12,7 @@ Two uses of the same site file (deploy/nginx/palabre.conf):
 
 import argparse
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -33,6 +34,10 @@ START_SECONDS = 10.0
 STOP_SECONDS = 10.0
 # A process that is down is left aside for this long after one refusal, then tried again.
 FAIL_TIMEOUT_SECONDS = 2
+
+
+# prctl(2): the signal the kernel sends a child when the thread that started it dies.
+PR_SET_PDEATHSIG = 1
 
 
 class NginxFailed(Exception):
@@ -117,6 +122,13 @@ def check_config(binary: str, folder: Path, main: Path) -> None:
         raise NginxFailed(f"nginx refused the configuration:\n{checked.stderr}")
 
 
+def _ends_with_parent() -> None:
+    """In the child, before nginx runs: should its starter die without stopping it (a test run
+    killed), the kernel stops nginx too (SIGTERM: fast shutdown), so none lingers."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -169,19 +181,30 @@ class Balancer:
         # workers, as nobody, must reach their temporary folders in it.
         self.folder = Path(tempfile.mkdtemp(prefix="palabre-nginx-"))
         self.folder.chmod(0o755)
-        main = self._configure(self.folder)
-        check_config(self.binary, self.folder, main)
-        command = nginx_command(self.binary, self.folder, main)
-        with (self.folder / "stderr.log").open("wb") as output:
-            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_SECONDS
-        while not listening(self.port):
-            if self.process.poll() is not None:
-                raise NginxFailed(f"nginx exited at once:\n{self.error_log()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise NginxFailed(f"nginx did not listen within {START_SECONDS:g} s")
-            time.sleep(0.05)
+        try:
+            main = self._configure(self.folder)
+            check_config(self.binary, self.folder, main)
+            command = nginx_command(self.binary, self.folder, main)
+            with (self.folder / "stderr.log").open("wb") as output:
+                self.process = subprocess.Popen(
+                    command,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_ends_with_parent,
+                    # Its own session: a Ctrl-C meant for the run reaches nginx through stop().
+                    start_new_session=True,
+                )
+            deadline = time.monotonic() + START_SECONDS
+            while not listening(self.port):
+                if self.process.poll() is not None:
+                    raise NginxFailed(f"nginx exited at once:\n{self.error_log()}")
+                if time.monotonic() > deadline:
+                    raise NginxFailed(f"nginx did not listen within {START_SECONDS:g} s")
+                time.sleep(0.05)
+        except BaseException:
+            # Whatever went wrong: no nginx left running, no folder left behind.
+            self.stop()
+            raise
 
     def error_log(self) -> str:
         if self.folder is None:
