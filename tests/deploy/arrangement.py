@@ -236,7 +236,7 @@ async def turns(
     jurors: list[Person],
     count: int,
     send: Send,
-    done: Callable[[], None] = lambda: None,
+    after_turn: Callable[[int], Awaitable[None]] | None = None,
 ) -> None:
     """A room's deliberation, `count` turns: every juror raises a hand at once (commands of
     one room racing from both processes), the chair gives the floor to the next juror, who
@@ -249,7 +249,8 @@ async def turns(
         await send(speaker, "yield_floor", room=room)
         others = [j for j in jurors if j is not speaker]
         await asyncio.gather(*(send(j, "lower_hand", room=room) for j in others))
-        done()
+        if after_turn is not None:
+            await after_turn(turn)
 
 
 async def caught_up(deployment: Deployment, assembly: Assembly) -> dict[str, list[tuple[int, str]]]:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -28,6 +29,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 ROOMS, JURORS, OBSERVERS = 3, 4, 2
 # A command refused for contention between the processes is sent again, this many times at most.
 CONTENTION_TRIES = 3
+# After the rooms set off again, the kill comes this soon: their commands are on the way.
+IN_FLIGHT_SECONDS = 0.05
 
 
 async def test_two_processes_behind_nginx_deliver_every_event_once_in_one_order(
@@ -110,7 +113,6 @@ async def test_a_process_killed_mid_session_its_clients_resume_on_the_survivor_w
 
     killed = asyncio.Event()
     stop = asyncio.Event()
-    turns_done = Counter[str]()
 
     async def send(person: Person, command: str, **fields: Any) -> dict[str, Any]:
         """A client cut off waits (bounded) for its reconnection, then sends; a command in
@@ -125,24 +127,34 @@ async def test_a_process_killed_mid_session_its_clients_resume_on_the_survivor_w
         person.acks.append({**ack, "after_kill": killed.is_set()})
         return ack
 
+    # Every room does two turns, then all start their third at once and the victim dies while
+    # those commands are on their way; four turns follow in every room.
+    at_two: set[str] = set()
+    everyone_at_two, go = asyncio.Event(), asyncio.Event()
+
+    def pause_after_two(room: str) -> Callable[[int], Awaitable[None]]:
+        async def after_turn(turn: int) -> None:
+            if turn == 1:
+                at_two.add(room)
+                if len(at_two) == ROOMS:
+                    everyone_at_two.set()
+                await asyncio.wait_for(go.wait(), WAIT_SECONDS * 3)
+
+        return after_turn
+
     async def kill_mid_session() -> None:
-        for _ in range(int(WAIT_SECONDS * 3 / 0.05)):
-            if sum(turns_done.values()) >= ROOMS * 2:
-                break
-            await asyncio.sleep(0.05)
-        assert sum(turns_done.values()) >= ROOMS * 2, "the rooms did not get going"
+        await asyncio.wait_for(everyone_at_two.wait(), WAIT_SECONDS * 3)
+        go.set()
+        await asyncio.sleep(IN_FLIGHT_SECONDS)
         victim.kill()
         killed.set()
-
-    def counter(room: str) -> Any:
-        return lambda: turns_done.update([room])
 
     comeback = asyncio.create_task(reconnect_the_dropped(everyone, stop))
     try:
         await asyncio.gather(
             kill_mid_session(),
             *(
-                turns(room, chair, jurors, 6, send, counter(room))
+                turns(room, chair, jurors, 6, send, pause_after_two(room))
                 for room, (chair, jurors, _) in assembly.rooms.items()
             ),
         )
