@@ -37,17 +37,38 @@ const SETTLE_MS = 1000;
 
 // --- The server process, from /proc ---------------------------------------------------------
 
-function serverCpuSeconds() {
-  const stat = readFileSync(`/proc/${plan.serverPid}/stat`, "utf8");
+// The server's processes: one, or several behind a balancer (`serverPids`); the balancer's own
+// (`balancerPids`: nginx's master and workers) are counted apart.
+const serverPids = plan.serverPids ?? [plan.serverPid];
+const balancerPids = plan.balancerPids ?? [];
+
+function cpuSecondsOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // After the command name, proc(5)'s field 3 (state) comes first: utime and stime are 14, 15.
   return (Number(fields[11]) + Number(fields[12])) / plan.clockTicks;
 }
 
-function serverRssKiB() {
-  const status = readFileSync(`/proc/${plan.serverPid}/status`, "utf8");
+function serverCpuEach() {
+  return serverPids.map(cpuSecondsOf);
+}
+
+function serverCpuSeconds() {
+  return serverCpuEach().reduce((a, b) => a + b, 0);
+}
+
+function balancerCpuSeconds() {
+  return balancerPids.map(cpuSecondsOf).reduce((a, b) => a + b, 0);
+}
+
+function rssKiBOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const line = status.split("\n").find((l) => l.startsWith("VmRSS:"));
   return line ? Number(line.split(/\s+/)[1]) : 0;
+}
+
+function serverRssKiB() {
+  return serverPids.map(rssKiBOf).reduce((a, b) => a + b, 0);
 }
 
 function generatorCpuSeconds() {
@@ -69,19 +90,28 @@ function mark() {
   return {
     at: performance.now(),
     server: serverCpuSeconds(),
+    serverEach: serverCpuEach(),
+    balancer: balancerCpuSeconds(),
     generator: generatorCpuSeconds(),
     machine: machineCpuSeconds(),
   };
 }
 
 function since(start) {
-  const server = serverCpuSeconds() - start.server;
+  const each = serverCpuEach().map((cpu, n) => cpu - start.serverEach[n]);
+  const server = each.reduce((a, b) => a + b, 0);
+  const balancer = balancerCpuSeconds() - start.balancer;
   const generator = generatorCpuSeconds() - start.generator;
   return {
     seconds: (performance.now() - start.at) / 1000,
     serverCpuSeconds: server,
+    serverCpuSecondsEach: each,
+    balancerCpuSeconds: balancer,
     generatorCpuSeconds: generator,
-    othersCpuSeconds: Math.max(0, machineCpuSeconds() - start.machine - server - generator),
+    othersCpuSeconds: Math.max(
+      0,
+      machineCpuSeconds() - start.machine - server - balancer - generator,
+    ),
   };
 }
 

@@ -18,6 +18,13 @@ of palabre to B1 and to B2:
   within 3 s, p99, and the same counts.
 - `--ceiling`: W1's rate per room raised step by step (1, 2, 4... commands a second per room)
   on the same connections, until the fan-out p99 passes 250 ms or a delivery is lost.
+- `--palabre-processes N` (N >= 2): palabre also as the reference deployment, N `palabre
+  serve` processes on one PostgreSQL database and one Redis with nginx in front
+  (deploy/nginx.py, the generator connecting through nginx), next to palabre as one process
+  on PostgreSQL; then the scale-out figures: deliveries (exactly once), server CPU per
+  delivery against the one process (goal at most 1.25x), nginx's CPU, and each process's
+  share of the work (CPU while sending, and sockets, from nginx's log; goal within 10% of
+  an even share).
 
 The defaults are small (W1: 10 rooms; W2: 300 observers; 10 s each) so a run takes about two
 minutes; `--full` gives issue 9's sizes (W1: 100 rooms, 2,101 sockets; W2: 3,011 sockets; 30 s).
@@ -39,12 +46,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as redis
 import socketio
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -55,6 +63,7 @@ from bench.live import (
     ROOT,
     ServerProcess,
     SetupFailed,
+    fresh_postgres,
     open_and_start_round,
     organise,
     people,
@@ -62,11 +71,20 @@ from bench.live import (
     temporary_folder,
 )
 from bench.room_script import STATEMENTS
+from deploy.nginx import Balancer, NginxFailed
 
 BENCH = ROOT / "bench"
 SERVERS = ("palabre", "b1", "b2")
 WORKLOADS = ("w1", "w2")
 LABELS = {"palabre": "palabre", "b1": "B1 python-socketio", "b2": "B2 Node socket.io"}
+# palabre as N processes behind nginx (`--palabre-processes N`), labelled with its N.
+SCALED = "palabre-n"
+# Of each process's share of the work: how far from an even share is still "shared evenly".
+EVEN_WITHIN = 0.10
+# The scale-out goal: CPU per delivery of N processes against one process's.
+CPU_RATIO_GOAL = 1.25
+# How long nginx may take to log the sockets the generator closed.
+ACCESS_LOG_SECONDS = 10.0
 ASSEMBLY_ID = "scale"
 PLENARY = "plenary"
 # No limit of palabre's may refuse the load: it measures the server, not its throttles.
@@ -123,6 +141,9 @@ class Options:
     json_out: Path | None
     # More PALABRE_* settings for palabre's process, to measure one (GC, deflate) against B1.
     palabre_settings: tuple[tuple[str, str], ...] = ()
+    palabre_processes: int = 1
+    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = "redis://127.0.0.1:6379/13"
 
 
 def setting(text: str) -> tuple[str, str]:
@@ -195,6 +216,16 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         metavar="PALABRE_NAME=VALUE",
         help="a setting for palabre's process (repeatable), e.g. "
         "PALABRE_GC_FREEZE=false")  # fmt: skip
+    add("--palabre-processes", type=int, default=1,
+        help="2 or more: also palabre as that many processes behind nginx on PostgreSQL and "
+        "Redis, and the one process on PostgreSQL too, for the scale-out figures (default 1: "
+        "one process on SQLite)")  # fmt: skip
+    add("--postgres-url", default=Options.postgres_url,
+        help="with --palabre-processes: the PostgreSQL server on which each run's fresh "
+        "database is made, and dropped after")  # fmt: skip
+    add("--redis-url", default=Options.redis_url,
+        help="with --palabre-processes: the Redis database of the runs, flushed before and "
+        "after (default db 13)")  # fmt: skip
     args = parser.parse_args(argv)
     options = Options(
         servers=args.servers,
@@ -217,7 +248,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         timeout_seconds=args.timeout_seconds,
         json_out=args.json_out,
         palabre_settings=tuple(args.palabre_setting),
+        palabre_processes=args.palabre_processes,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url,
     )
+    if options.palabre_processes < 1:
+        parser.error("--palabre-processes must be at least 1")
     if min(options.w1_rooms, options.w1_jurors, options.w2_jurors) < 1:
         parser.error("--w1-rooms, --w1-jurors and --w2-jurors must be at least 1")
     if min(options.w1_observers, options.w2_observers) < 0:
@@ -252,7 +288,13 @@ class Plan:
     senders: list[tuple[str, str, str, dict[str, Any]]]
 
     def for_generator(
-        self, url: str, pid: int, steps: list[dict[str, float]], options: Options, stop: bool
+        self,
+        url: str,
+        pids: Sequence[int],
+        steps: list[dict[str, float]],
+        options: Options,
+        stop: bool,
+        balancer_pids: Sequence[int] = (),
     ) -> dict[str, Any]:
         """The JSON the generator reads: the sockets in arrival order (shuffled with a fixed
         seed, as people arrive in no particular order), and ids turned into indexes."""
@@ -261,7 +303,8 @@ class Plan:
         index = {socket["id"]: n for n, socket in enumerate(sockets)}
         return {
             "url": url,
-            "serverPid": pid,
+            "serverPids": list(pids),
+            "balancerPids": list(balancer_pids),
             "clockTicks": os.sysconf("SC_CLK_TCK"),
             "sockets": [{"auth": socket["auth"]} for socket in sockets],
             "prepare": [
@@ -362,7 +405,7 @@ async def palabre_w2(url: str, options: Options) -> Plan:
 
 
 async def make_plan(server: str, workload: str, url: str, options: Options) -> Plan:
-    if server == "palabre":
+    if server in ("palabre", SCALED):
         return await (palabre_w1 if workload == "w1" else palabre_w2)(url, options)
     if workload == "w1":
         rooms = [f"r{n:03d}" for n in range(1, options.w1_rooms + 1)]
@@ -382,13 +425,99 @@ def node() -> str:
     return found
 
 
-def server_process(server: str, folder: Path, options: Options) -> ServerProcess:
+@dataclass
+class Served:
+    """A server as the generator sees it: the URL it connects to, the processes whose CPU
+    counts as the server's, and nginx in front when palabre runs as several processes."""
+
+    url: str
+    processes: list[ServerProcess]
+    balancer: Balancer | None = None
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            process.check_alive()
+
+    def connections_each(self, expected: int) -> dict[str, int]:
+        """Websocket sessions each process held, from nginx's access log (a socket's line is
+        written when it closes): waits, bounded, until the `expected` closed ones are there."""
+        assert self.balancer is not None
+        by_port = {f"127.0.0.1:{p.port}": p.name for p in self.processes}
+        counts: dict[str, int] = {}
+        deadline = time.monotonic() + ACCESS_LOG_SECONDS
+        while True:
+            counts = dict.fromkeys(by_port.values(), 0)
+            for line in self.balancer.access_log():
+                if "transport=websocket" in line and '" 101 ' in line:
+                    upstream = line.split("upstream=", 1)[1].split(" ", 1)[0]
+                    if upstream in by_port:
+                        counts[by_port[upstream]] += 1
+            if sum(counts.values()) >= expected or time.monotonic() > deadline:
+                return counts
+            time.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def serving(server: str, folder: Path, options: Options) -> AsyncIterator[Served]:
+    """Start the server asked for; stop it (and drop its database, flush its Redis) after."""
+    scaled = options.palabre_processes > 1
+    if server in ("palabre", SCALED) and scaled:
+        count = options.palabre_processes if server == SCALED else 1
+        async with fresh_postgres(options.postgres_url, "palabre_scale") as url:
+            redis_url = options.redis_url if server == SCALED else None
+            if redis_url:
+                await flush_redis(redis_url)
+            settings = {**NO_LIMITS, **dict(options.palabre_settings)}
+            processes = [
+                ServerProcess(url, folder, name=f"p{n + 1}", redis_url=redis_url,
+                              launch=PALABRE_SERVE, settings=dict(settings))
+                for n in range(count)
+            ]  # fmt: skip
+            balancer = None
+            if server == SCALED:
+                balancer = Balancer([f"127.0.0.1:{p.port}" for p in processes])
+                for process in processes:
+                    # Links and origins are nginx's: the address the clients use.
+                    process.settings.update(
+                        PALABRE_PUBLIC_URL=balancer.url, PALABRE_ALLOWED_ORIGINS=balancer.url
+                    )
+            try:
+                await asyncio.gather(
+                    *(process.start(within=SERVER_START_SECONDS) for process in processes)
+                )
+                if balancer is not None:
+                    balancer.start()
+                    yield Served(balancer.url, processes, balancer)
+                else:
+                    yield Served(processes[0].url, processes)
+            finally:
+                if balancer is not None:
+                    balancer.stop()
+                for process in processes:
+                    process.stop()
+                if redis_url:
+                    await asyncio.shield(flush_redis(redis_url))
+        return
     if server == "palabre":
         url = f"sqlite+aiosqlite:///{folder / 'palabre.sqlite3'}"
         settings = {**NO_LIMITS, **dict(options.palabre_settings)}
-        return ServerProcess(url, folder, name=server, launch=PALABRE_SERVE, settings=settings)
-    launch = B1_LAUNCH if server == "b1" else (node(), str(BENCH / "bare_node.mjs"))
-    return ServerProcess("", folder, name=server, launch=launch)
+        process = ServerProcess(url, folder, name=server, launch=PALABRE_SERVE, settings=settings)
+    else:
+        launch = B1_LAUNCH if server == "b1" else (node(), str(BENCH / "bare_node.mjs"))
+        process = ServerProcess("", folder, name=server, launch=launch)
+    try:
+        await process.start(within=SERVER_START_SECONDS)
+        yield Served(process.url, [process])
+    finally:
+        process.stop()
+
+
+async def flush_redis(url: str) -> None:
+    client = redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
 
 
 def steps_of(workload: str, options: Options, ceiling: bool) -> list[dict[str, float]]:
@@ -404,14 +533,16 @@ async def run_one(server: str, workload: str, options: Options, ceiling: bool) -
     """Start the server, set it up, run the generator on it; the generator's figures."""
     generator = node()
     with temporary_folder(f"palabre-scale-{server}-") as folder:
-        process = server_process(server, folder, options)
-        try:
-            await process.start(within=SERVER_START_SECONDS)
-            plan = await make_plan(server, workload, process.url, options)
+        async with serving(server, folder, options) as served:
+            plan = await make_plan(server, workload, served.url, options)
             steps = steps_of(workload, options, ceiling)
             plan_path, out_path = folder / "plan.json", folder / "result.json"
+            pids = [process.pid for process in served.processes]
+            balancer_pids = served.balancer.pids() if served.balancer else []
             plan_path.write_text(
-                json.dumps(plan.for_generator(process.url, process.pid, steps, options, ceiling))
+                json.dumps(
+                    plan.for_generator(served.url, pids, steps, options, ceiling, balancer_pids)
+                )
             )
             bound = (
                 options.connect_cap_seconds
@@ -424,7 +555,7 @@ async def run_one(server: str, workload: str, options: Options, ceiling: bool) -
                  str(out_path)],
                 cwd=ROOT, capture_output=True, text=True, timeout=bound, check=False,
             )  # fmt: skip
-            process.check_alive()
+            served.check_alive()
             if not out_path.exists():
                 raise SetupFailed(f"the generator wrote no result:\n{ran.stderr[-2000:]}")
             result: dict[str, Any] = json.loads(out_path.read_text())
@@ -433,10 +564,15 @@ async def run_one(server: str, workload: str, options: Options, ceiling: bool) -
             if result["prepareProblems"]:
                 raise SetupFailed(f"setting the rooms up failed: {result['prepareProblems'][:3]}")
             if server == "palabre":
-                result["gc"] = await collections_of(process.url)
+                result["gc"] = await collections_of(served.processes[0].url)
+            result["processes"] = [process.name for process in served.processes]
+            if served.balancer is not None:
+                # The setup's lead socket came through nginx too.
+                expected = result["connect"]["connected"] + (1 if workload == "w1" else 0)
+                result["connectionsEach"] = await asyncio.to_thread(
+                    served.connections_each, expected
+                )
             return result
-        finally:
-            process.stop()
 
 
 async def collections_of(url: str) -> dict[str, dict[str, float]]:
@@ -575,11 +711,25 @@ def ratio(ours: Cell, theirs: Cell) -> str:
     return " / ".join(parts)
 
 
+def label(server: str, options: Options) -> str:
+    if server == SCALED:
+        return f"palabre, {options.palabre_processes} processes behind nginx"
+    if server == "palabre" and options.palabre_processes > 1:
+        return "palabre, 1 process (PostgreSQL)"
+    return LABELS[server]
+
+
 def table(results: dict[tuple[str, str], dict[str, Any]], options: Options) -> str:
     """The figures in markdown, a column per server, then palabre's ratios to B1 and B2."""
-    servers = [s for s in ("b1", "b2", "palabre") if s in options.servers]
+    servers: list[str] = [s for s in ("b1", "b2", "palabre") if s in options.servers]
+    if "palabre" in servers and options.palabre_processes > 1:
+        servers.append(SCALED)
     ratio_to = [s for s in ("b1", "b2") if s in servers and "palabre" in servers]
-    head = ["figure", *(LABELS[s] for s in servers), *(f"palabre / {s.upper()}" for s in ratio_to)]
+    head = [
+        "figure",
+        *(label(s, options) for s in servers),
+        *(f"palabre / {s.upper()}" for s in ratio_to),
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in ROWS:
         if row.workload not in options.workloads:
@@ -610,7 +760,7 @@ def ceiling_lines(results: dict[tuple[str, str], dict[str, Any]], options: Optio
     for server in options.servers:
         result = results.get((server, "ceiling"))
         if result is None:
-            lines.append(f"  {LABELS[server]}: failed")
+            lines.append(f"  {label(server, options)}: failed")
             continue
         passed = [
             s["rate"]
@@ -622,7 +772,61 @@ def ceiling_lines(results: dict[tuple[str, str], dict[str, Any]], options: Optio
             for s in result["steps"]
         )
         best = f"{max(passed):g}/s per room" if passed else "below the first step"
-        lines.append(f"  {LABELS[server]}: ceiling {best} ({steps})")
+        lines.append(f"  {label(server, options)}: ceiling {best} ({steps})")
+    return "\n".join(lines)
+
+
+def scale_out_lines(results: dict[tuple[str, str], dict[str, Any]], options: Options) -> str:
+    """Issue 9's goals for several processes, from W1 (or W2 when W1 was not run): exactly
+    once, CPU per delivery against one process, and each process's share of the work."""
+    n = options.palabre_processes
+    workload = "w1" if "w1" in options.workloads else "w2"
+    lines = [
+        f"Scale-out ({workload.upper()}): {n} palabre processes behind nginx on PostgreSQL + "
+        "Redis, against 1 process on PostgreSQL"
+    ]
+    one, many = results.get(("palabre", workload)), results.get((SCALED, workload))
+    if many is None or one is None:
+        lines.append("  failed: " + ("the scaled run" if many is None else "the one process"))
+        return "\n".join(lines)
+    step, single = first_step(many), first_step(one)
+    counts = (step["delivered"], step["expected"], step["lost"], step["duplicates"])
+    once = step["expected"] > 0 and step["delivered"] == step["expected"] and not step["duplicates"]
+    lines.append(f"  delivered: {deliveries(counts)}" + (" (exactly once)" if once else ""))
+    per_one, per_many = single["serverCpuMsPer1000"], step["serverCpuMsPer1000"]
+    if per_one and per_many:
+        ratio_value = per_many / per_one
+        verdict = "met" if ratio_value <= CPU_RATIO_GOAL else "missed"
+        lines.append(
+            f"  server CPU per 1,000 deliveries: 1 process {ms(per_one)} ms, {n} processes "
+            f"{ms(per_many)} ms: {ratio_value:.2f}x (goal at most {CPU_RATIO_GOAL:g}x: {verdict})"
+        )
+    if step["delivered"]:
+        nginx_ms = step["balancerCpuSeconds"] * 1e6 / step["delivered"]
+        lines.append(f"  nginx CPU per 1,000 deliveries, besides: {ms(nginx_ms)} ms")
+    even = 1 / n
+    each = step["serverCpuSecondsEach"]
+    total = sum(each)
+    if total > 0:
+        shares = [cpu / total for cpu in each]
+        off = max(abs(share - even) / even for share in shares)
+        verdict = "met" if off <= EVEN_WITHIN else "missed"
+        shown = ", ".join(
+            f"{name} {100 * share:.1f}%"
+            for name, share in zip(many["processes"], shares, strict=True)
+        )
+        lines.append(
+            f"  CPU while sending, per process: {shown}; at most {100 * off:.1f}% off an even "
+            f"share (goal within {100 * EVEN_WITHIN:g}%: {verdict})"
+        )
+    sockets = many.get("connectionsEach") or {}
+    if sockets and sum(sockets.values()):
+        counted = sum(sockets.values())
+        off = max(abs(count / counted - even) / even for count in sockets.values())
+        shown = ", ".join(f"{name} {count:,}" for name, count in sockets.items())
+        lines.append(
+            f"  sockets per process (nginx's log): {shown}; at most {100 * off:.1f}% off even"
+        )
     return "\n".join(lines)
 
 
@@ -649,7 +853,13 @@ def describe(options: Options) -> str:
         f"{options.w1_rate:g} command/s per room; W2 one room, {options.w2_jurors} jurors + "
         f"{options.w2_observers:,} observers and the lead ({w2:,} sockets), "
         f"{options.w2_rate:g} commands/s; {options.seconds:g} s each; "
-        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start"
+        + (
+            f"palabre as 1 process and as {options.palabre_processes} behind nginx, on "
+            "PostgreSQL (+ Redis); "
+            if options.palabre_processes > 1
+            else ""
+        )
+        + f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start"
         + "".join(f"; {name}={value}" for name, value in options.palabre_settings)
     )
 
@@ -670,19 +880,22 @@ async def run(options: Options) -> int:
     printed(describe(options))
     results: dict[tuple[str, str], dict[str, Any]] = {}
     failed = False
-    jobs = [(server, workload) for workload in options.workloads for server in options.servers]
+    servers = list(options.servers)
+    if "palabre" in servers and options.palabre_processes > 1:
+        servers.insert(servers.index("palabre") + 1, SCALED)
+    jobs = [(server, workload) for workload in options.workloads for server in servers]
     if options.ceiling:
         jobs += [(server, "ceiling") for server in options.servers]
     for server, workload in jobs:
         try:
-            with timed(f"{LABELS[server]}, {workload}"):
+            with timed(f"{label(server, options)}, {workload}"):
                 results[(server, workload)] = await run_one(
                     server, "w1" if workload == "ceiling" else workload, options,
                     ceiling=workload == "ceiling",
                 )  # fmt: skip
-        except (SetupFailed, subprocess.TimeoutExpired, OSError) as problem:
+        except (SetupFailed, NginxFailed, subprocess.TimeoutExpired, OSError) as problem:
             failed = True
-            printed(f"  FAILED: {LABELS[server]}, {workload}: {problem}")
+            printed(f"  FAILED: {label(server, options)}, {workload}: {problem}")
     printed("")
     if options.workloads:
         printed(table(results, options))
@@ -693,6 +906,9 @@ async def run(options: Options) -> int:
     if collections:
         printed("")
         printed(collections)
+    if options.palabre_processes > 1 and "palabre" in options.servers and options.workloads:
+        printed("")
+        printed(scale_out_lines(results, options))
     if options.json_out is not None:
         document = {
             "options": {**asdict(replace(options, json_out=None))},
