@@ -54,6 +54,12 @@ class Connection:
     invite_id: str | None = None
     streams: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
+    # Per stream, the last seq this process had fanned out when the socket joined its groups:
+    # later events reach the socket live, so a `sync` replays only those up to here (each event
+    # arrives once, live or in the reply, never both).
+    joined_after: dict[str, int] = field(default_factory=dict)
+    # Whether a `sync` was answered: a later one (a client that saw a gap) is replayed whole.
+    synced: bool = False
 
     @property
     def actor(self) -> str:

@@ -77,6 +77,8 @@ class Fanout:
         self.presence = Presence()
         self._queues: dict[str, asyncio.Queue[tuple[float, AssemblyRuntime, list[Delivery]]]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # (assembly, stream) -> the last seq queued on the stream's sockets by this process.
+        self.fanned_out: dict[tuple[str, str], int] = {}
         self._sse: dict[tuple[str, str], set[asyncio.Queue[SseEvent | None]]] = {}
         # The invite each Server-Sent Events reader came in with, so withdrawing it ends them.
         self._sse_invites: dict[asyncio.Queue[SseEvent | None], str] = {}
@@ -126,6 +128,7 @@ class Fanout:
                 self.metrics.fanout_sent.inc(sent)
                 if audience is Audience.OBSERVER:
                     self._to_sse(runtime.id, stream, delivery.record.event.seq, text)
+            self.fanned_out[(runtime.id, stream)] = delivery.record.event.seq
         if any(isinstance(d.record.event, MEMBERSHIP_EVENTS) for d in deliveries):
             await self.follow_moves(runtime)
 
@@ -208,6 +211,14 @@ class Fanout:
             await self.sio.leave_room(connection.sid, name)
         for name in desired_groups - connection.groups:
             await self.sio.enter_room(connection.sid, name)
+        # Read after joining: an event fanned out in between is then counted as live (and at
+        # worst also replayed by `sync`), never as neither.
+        for stream in streams - old_streams:
+            connection.joined_after[stream] = self.fanned_out.get(
+                (connection.assembly_id, stream), 0
+            )
+        for stream in old_streams - streams:
+            connection.joined_after.pop(stream, None)
         connection.streams, connection.groups = streams, desired_groups
         new_rooms = self._presence_rooms(connection)
         if connection.participant is not None:

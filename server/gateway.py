@@ -272,6 +272,8 @@ class Gateway:
 
         cache = self.snapshots.setdefault(runtime, SnapshotCache())
 
+        first_sync = not connection.synced
+
         def look(state: Assembly) -> dict[str, Any]:
             snapshots: dict[str, RawJson] = {}
             events: list[dict[str, Any]] = []
@@ -289,8 +291,16 @@ class Gateway:
                         state, runtime.generation, runtime.id, stream, connection.audience, now_ms
                     )
                 else:
+                    # What was fanned out after the socket joined reached it live already, and
+                    # what is committed but not yet fanned out will: only the rest is replayed.
                     audience = connection.audience
-                    events.extend(replayed(state, d.payloads[audience], audience) for d in missed)
+                    # A second `sync` on the connection (a gap the client saw) gets them all.
+                    joined_after = None if not first_sync else connection.joined_after.get(stream)
+                    events.extend(
+                        replayed(state, d.payloads[audience], audience)
+                        for d in missed
+                        if joined_after is None or d.record.event.seq <= joined_after
+                    )
             return {
                 "ok": True,
                 "you": {
@@ -303,9 +313,11 @@ class Gateway:
             }
 
         try:
-            return await runtime.read(look)
+            reply = await runtime.read(look)
         except Unavailable:
             return error(UNAVAILABLE, "the assembly cannot answer now: try again")
+        connection.synced = True
+        return reply
 
     async def roster(self, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
         """The people of a room (`{"room": id}`), or everyone (`{}`), named as the asker may see

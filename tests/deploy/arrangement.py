@@ -272,18 +272,13 @@ async def caught_up(deployment: Deployment, assembly: Assembly) -> dict[str, lis
         await asyncio.sleep(QUIET_POLL_SECONDS)
 
 
-def received_exactly_the_log(
-    person: Person, log: dict[str, list[tuple[int, str]]], *, resumed: bool = False
-) -> None:
+def received_exactly_the_log(person: Person, log: dict[str, list[tuple[int, str]]]) -> None:
     """What the client applied, per stream it follows, is the store's log after its first
-    snapshot: every event, once, in the log's order, with no gap. A client that never lost its
-    connection received nothing twice either. One that came back after its process died may
-    have: an event pushed while its `sync` ran and also in the reply, which the protocol's rule
-    (`seq <= last`: drop it; docs/protocol.md, "Applying events") keeps from being applied
-    twice, as the comparison with the log checks."""
+    snapshot: every event, once, in the log's order, with no gap; and nothing received twice,
+    also by a client that came back after its process died (an event reaches a connection
+    live or in its `sync` reply, never both)."""
     client = person.client
-    if not resumed:
-        assert not client.dropped, f"{person.name} received events twice: {client.dropped}"
+    assert not client.dropped, f"{person.name} received events twice: {client.dropped}"
     assert not client._early, f"{person.name} holds events past a gap: {client._early[:3]}"
     assert not client.off_protocol, client.off_protocol[0]
     for stream, start in person.start.items():
