@@ -525,3 +525,7 @@ def _announcements(bodies: list[Mapping[str, Any]]) -> list[tuple[int, str]]:
 def _carried_in_scope(item: CarriedItem, state: Assembly, scope: Scope) -> bool:
     room = state.rooms.get(item.room)
     return room is None or in_scope(room, scope) or scope.kind == "assembly"
+
+
+# The report's own readers of other modules' events register themselves on import.
+from server.reports import carried as _carried  # noqa: E402, F401

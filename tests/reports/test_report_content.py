@@ -324,7 +324,27 @@ def test_a_collector_reads_carried_positions_into_the_report(
         },
     )
     report = build_report(document, Scope.of(), public=True)
-    assert [item.text for item in report.carried] == ["Convert empty offices"]
+    # Beside what the rooms carried at the recall (read by server/reports/carried.py).
+    assert [item.text for item in report.carried if item.kind == "position"][-1] == (
+        "Convert empty offices"
+    )
     text = visible(render_html(report, "en"))
     assert "Carried to the plenary" in text
     assert "Convert empty offices — r13-1, r13, marked by Fatou Diallo" in text
+
+
+def test_the_report_lists_what_each_room_carried_to_the_plenary(
+    session: Session, full: Report
+) -> None:
+    # Nobody proposed a carry in this session: at the recall each room carried every standing
+    # position, and the report says so.
+    positions = [item for item in full.carried if item.kind == "position"]
+    assert {item.room for item in positions} == set(session.rooms)
+    assert "Convert empty offices into social housing" in [item.text for item in positions]
+    text = visible(render_html(full, "en"))
+    assert "Carried to the plenary" in text
+    assert "Convert empty offices into social housing — " in text
+    assert "every standing position (no proposal)" in text
+    french = visible(render_html(full, "fr"))
+    assert "Porté en plénière" in french
+    assert "toutes les positions en lice (aucune proposition)" in french
