@@ -332,9 +332,7 @@ def confirm_merge(d: Decision, command: ConfirmMerge) -> None:
 
 @evolves(MergeConfirmed)
 def merge_confirmed(state: Assembly, event: MergeConfirmed) -> None:
-    proposal = state.merge_proposals[event.proposal_id]
-    proposal.status = "confirmed"
-    proposal.decided_by = event.actor
+    proposal = _decided(state, event.proposal_id, "confirmed", event.actor)
     into = canonical(state, proposal.first)
     moved = canonical(state, proposal.second)
     if into == moved:
@@ -357,9 +355,15 @@ def reject_merge(d: Decision, command: RejectMerge) -> None:
 
 @evolves(MergeRejected)
 def merge_rejected(state: Assembly, event: MergeRejected) -> None:
-    proposal = state.merge_proposals[event.proposal_id]
-    proposal.status = "rejected"
-    proposal.decided_by = event.actor
+    _decided(state, event.proposal_id, "rejected", event.actor)
+
+
+def _decided(state: Assembly, proposal_id: str, status: str, actor: str) -> MergeProposal:
+    """Mark a proposal as the lead decided it."""
+    proposal = state.merge_proposals[proposal_id]
+    proposal.status = status
+    proposal.decided_by = actor
+    return proposal
 
 
 def map_groups(state: Assembly) -> list[list[MapEntry]]:
