@@ -15,6 +15,9 @@ from deploy.nginx import (
     standalone_config,
 )
 
+# A real deployment's private addresses, only ever written into config text: `nginx -t` parses
+# the file and contacts no upstream, and the balancer refuses anything but loopback before it
+# starts, so no test sends traffic to them.
 DEPLOYMENT = ["10.0.0.11:8000", "10.0.0.12:8000"]
 
 
